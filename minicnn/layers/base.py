@@ -1,0 +1,133 @@
+"""The Layer contract every layer follows.
+
+A layer is built once for a per-sample input shape (no batch axis); building
+creates its parameters. ``forward`` caches on the layer what ``backward``
+needs, and ``backward`` writes (never accumulates) the parameter gradients
+into ``grads`` and returns the gradient with respect to the input.
+"""
+import re
+
+import numpy as np
+
+from minicnn import backend
+
+INITIALIZERS = ("pytorch", "keras")
+
+
+def snake_case(class_name):
+    """'MaxPool2D' -> 'max_pool2d', 'LeakyReLU' -> 'leaky_re_lu': default layer names, Keras style."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", class_name).lower()
+
+
+def check_initializer(init):
+    if init is not None and init not in INITIALIZERS:
+        raise ValueError(f"unknown init {init!r}: choose one of {INITIALIZERS}")
+    return init
+
+
+class Layer:
+    """Base class: no parameters, shape-preserving.
+
+    Attributes:
+    - params: dict name -> array, trainable.
+    - grads: dict name -> array, same keys and shapes, written by backward.
+    - buffers: dict name -> array, state that is saved but not trained.
+    - input_shape, output_shape: per-sample shapes, set by build.
+    - dtype: the float dtype of the parameters, set by build.
+    """
+
+    def __init__(self, name=None):
+        self.name = name or snake_case(type(self).__name__)
+        self.params = {}
+        self.grads = {}
+        self.buffers = {}
+        self.input_shape = None
+        self.output_shape = None
+        self.dtype = None
+        self.built = False
+
+    def build(self, input_shape, rng=None, dtype=np.float32):
+        """Create the parameters for per-sample ``input_shape``; return the output shape.
+
+        ``rng`` is a numpy Generator (host) for the initial weights, so numpy
+        and cupy runs start from identical numbers.
+        """
+        self.input_shape = tuple(int(size) for size in input_shape)
+        self.dtype = np.dtype(dtype)
+        self.rng = rng if rng is not None else np.random.default_rng()
+        self.output_shape = self.compute_output_shape(self.input_shape)
+        self.create_params()
+        self.built = True
+        return self.output_shape
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def create_params(self):
+        """Fill ``params`` (and ``buffers``); called by build once shapes are known."""
+
+    def config(self):
+        """Constructor arguments as JSON-able values, to rebuild the layer from a file."""
+        return {"name": self.name}
+
+    def check_input(self, x):
+        """Raise a ValueError naming this layer if ``x`` is not (N, *input_shape)."""
+        if not self.built:
+            raise ValueError(f"{type(self).__name__} '{self.name}' is not built: call build(input_shape) first")
+        if tuple(x.shape[1:]) != self.input_shape or x.ndim != len(self.input_shape) + 1:
+            expected = ("N",) + self.input_shape
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' expected input of shape "
+                f"({', '.join(map(str, expected))}), got {tuple(x.shape)}"
+            )
+
+    def new_param(self, host_array):
+        """A parameter on the active backend in the layer's dtype."""
+        return backend.to_device(np.asarray(host_array, dtype=self.dtype))
+
+    def zero_grads(self):
+        xp = backend.xp
+        self.grads = {key: xp.zeros_like(value) for key, value in self.params.items()}
+
+    def count_params(self):
+        """(trainable, non_trainable) numbers of values, Keras's way."""
+        trainable = sum(int(np.prod(value.shape)) for value in self.params.values())
+        non_trainable = sum(int(np.prod(value.shape)) for value in self.buffers.values())
+        return trainable, non_trainable
+
+    def forward(self, x, training=False):
+        raise NotImplementedError
+
+    def backward(self, dout):
+        raise NotImplementedError
+
+    def __repr__(self):
+        arguments = ", ".join(f"{key}={value!r}" for key, value in self.config().items() if key != "name")
+        return f"{type(self).__name__}({arguments})"
+
+
+def fan_in_and_out(weight_shape):
+    """Fans as PyTorch and Keras count them.
+
+    Dense W (in, out): fan_in = in, fan_out = out.
+    Conv W (filters, channels, kh, kw): fan_in = channels*kh*kw, fan_out = filters*kh*kw.
+    """
+    if len(weight_shape) == 2:
+        return weight_shape[0], weight_shape[1]
+    receptive_field = int(np.prod(weight_shape[2:]))
+    return weight_shape[1] * receptive_field, weight_shape[0] * receptive_field
+
+
+def initial_weight_and_bias(weight_shape, bias_size, init, rng):
+    """Host arrays (float64) for W and b.
+
+    - "pytorch": W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), which is what
+      PyTorch's kaiming_uniform_(a=sqrt(5)) default works out to.
+    - "keras": W ~ Glorot-uniform U(-sqrt(6/(fan_in+fan_out)), +...), b = 0.
+    """
+    fan_in, fan_out = fan_in_and_out(weight_shape)
+    if init == "keras":
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-limit, limit, size=weight_shape), np.zeros(bias_size)
+    bound = 1.0 / np.sqrt(fan_in)
+    return rng.uniform(-bound, bound, size=weight_shape), rng.uniform(-bound, bound, size=bias_size)

@@ -1,0 +1,63 @@
+"""Fully connected layer and the Flatten that feeds it."""
+from minicnn.layers.base import Layer, check_initializer, initial_weight_and_bias
+
+
+class Dense(Layer):
+    """Dense(units, use_bias=True, init=None): y = x @ W + b.
+
+    Params: W (in_features, units), b (units,). Input (N, D) -> (N, units).
+    """
+
+    def __init__(self, units, use_bias=True, init=None, name=None):
+        super().__init__(name)
+        self.units = int(units)
+        self.use_bias = bool(use_bias)
+        self.init = check_initializer(init)
+
+    def config(self):
+        return {"units": self.units, "use_bias": self.use_bias, "init": self.init, "name": self.name}
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 1:
+            raise ValueError(f"Dense '{self.name}' needs flat (D,) inputs, got per-sample shape {input_shape}: "
+                             "put a Flatten() before it")
+        return (self.units,)
+
+    def create_params(self):
+        weight, bias = initial_weight_and_bias((self.input_shape[0], self.units), self.units, self.init, self.rng)
+        self.params["W"] = self.new_param(weight)
+        if self.use_bias:
+            self.params["b"] = self.new_param(bias)
+
+    def forward(self, x, training=False):
+        """x (N, D) -> (N, units). Caches x."""
+        self.check_input(x)
+        self.x = x
+        out = x @ self.params["W"]
+        if self.use_bias:
+            out += self.params["b"]
+        return out
+
+    def backward(self, dout):
+        """dout (N, units) -> dx (N, D); dW = x^T dout, db = sum over the batch of dout."""
+        self.grads["W"] = self.x.T @ dout
+        if self.use_bias:
+            self.grads["b"] = dout.sum(axis=0)
+        return dout @ self.params["W"].T
+
+
+class Flatten(Layer):
+    """(N, C, H, W) -> (N, C*H*W), in channels-first order. Caches nothing but the shape."""
+
+    def compute_output_shape(self, input_shape):
+        size = 1
+        for dimension in input_shape:
+            size *= dimension
+        return (size,)
+
+    def forward(self, x, training=False):
+        self.check_input(x)
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout):
+        return dout.reshape((dout.shape[0],) + self.input_shape)

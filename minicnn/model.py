@@ -1,0 +1,222 @@
+"""Sequential: a list of layers run in order, with Keras's summary and one-file checkpoints."""
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from minicnn import backend
+from minicnn.layers import LAYER_CLASSES
+from minicnn.layers.base import check_initializer
+
+FORMAT_VERSION = 1
+
+
+class Sequential:
+    """Sequential(layers, input_shape=(1, 28, 28), init=None, seed=None, dtype="float32").
+
+    Builds every layer at once for the per-sample ``input_shape``. ``init``
+    ("pytorch" or "keras") is the default weight initialisation for layers that
+    did not choose one; ``seed`` seeds the one numpy Generator that draws the
+    initial weights and the dropout masks.
+    """
+
+    def __init__(self, layers, input_shape=(1, 28, 28), init=None, seed=None, dtype="float32", name="sequential"):
+        self.layers = list(layers)
+        self.input_shape = tuple(int(size) for size in input_shape)
+        self.init = check_initializer(init)
+        self.dtype = np.dtype(dtype)
+        self.name = name
+        if self.dtype.kind != "f":
+            raise ValueError(f"Sequential dtype must be a float type, got {self.dtype}")
+        self.rng = np.random.default_rng(seed)
+        self.give_unique_names()
+        shape = self.input_shape
+        for layer in self.layers:
+            if self.init is not None and getattr(layer, "init", "absent") is None:
+                layer.init = self.init
+            try:
+                shape = layer.build(shape, rng=self.rng, dtype=self.dtype)
+            except ValueError as error:
+                raise ValueError(f"cannot build layer '{layer.name}' on input shape {shape}: {error}") from error
+        self.output_shape = shape
+
+    def give_unique_names(self):
+        """conv2d, conv2d_1, ... as Keras does, for layers left with their default name."""
+        seen = {}
+        for layer in self.layers:
+            count = seen.get(layer.name, 0)
+            seen[layer.name] = count + 1
+            if count:
+                layer.name = f"{layer.name}_{count}"
+
+    def forward(self, x, training=False):
+        """x (N, *input_shape) -> logits (N, *output_shape), in the model's dtype."""
+        x = backend.to_device(x, dtype=self.dtype)
+        for layer in self.layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def backward(self, dlogits):
+        """dlogits (N, *output_shape) -> dx; every layer writes its grads on the way back."""
+        for layer in reversed(self.layers):
+            dlogits = layer.backward(dlogits)
+        return dlogits
+
+    def predict_logits(self, x, batch_size=256):
+        """Inference-mode logits for a host array x, in batches, as a host array."""
+        outputs = [backend.to_numpy(self.forward(x[start:start + batch_size], training=False))
+                   for start in range(0, len(x), batch_size)]
+        return np.concatenate(outputs) if outputs else np.zeros((0,) + self.output_shape, dtype=self.dtype)
+
+    def predict(self, x, batch_size=256):
+        """Predicted class indices (N,) for a host or device array x (N, *input_shape)."""
+        return self.predict_logits(x, batch_size).argmax(axis=1)
+
+    def count_params(self):
+        """(trainable, non_trainable) value counts, as Keras reports them."""
+        counts = [layer.count_params() for layer in self.layers]
+        return sum(count[0] for count in counts), sum(count[1] for count in counts)
+
+    def summary(self):
+        """A Keras-style table: Layer (type) | Output Shape | Param #, then the totals."""
+        widths = (29, 26, 10)
+        line = "_" * sum(widths)
+
+        def row(*cells):
+            return "".join(f" {cell}".ljust(width) for cell, width in zip(cells, widths)).rstrip()
+
+        lines = [f'Model: "{self.name}"', line, row("Layer (type)", "Output Shape", "Param #"), "=" * sum(widths)]
+        for index, layer in enumerate(self.layers):
+            shape = "(None, " + ", ".join(map(str, layer.output_shape)) + ")"
+            lines.append(row(f"{layer.name} ({type(layer).__name__})", shape, f"{sum(layer.count_params()):,}"))
+            lines.append(line if index == len(self.layers) - 1 else "")
+        trainable, non_trainable = self.count_params()
+        lines[-1] = "=" * sum(widths)
+        lines += [f"Total params: {trainable + non_trainable:,}", f"Trainable params: {trainable:,}",
+                  f"Non-trainable params: {non_trainable:,}", line]
+        return "\n".join(lines)
+
+    def architecture(self):
+        """The model as JSON-able data: input shape, dtype and each layer's class and config."""
+        return {"input_shape": list(self.input_shape), "dtype": self.dtype.name, "name": self.name,
+                "layers": [{"class": type(layer).__name__, "config": layer.config()} for layer in self.layers]}
+
+    def arrays(self):
+        """Every saved array by its file key: 'param/<index>/<name>' and 'buffer/<index>/<name>'."""
+        found = {}
+        for index, layer in enumerate(self.layers):
+            for kind, group in (("param", layer.params), ("buffer", layer.buffers)):
+                for key, value in group.items():
+                    found[f"{kind}/{index}/{key}"] = value
+        return found
+
+    def save(self, path, extra_arrays=None):
+        """Write one .npz: weights, buffers, the architecture as JSON and the format version.
+
+        Written to a temporary file in the same directory and renamed over
+        ``path``, so a crash mid-write never leaves a half-written checkpoint.
+        ``extra_arrays`` (name -> array) rides along, for the training loop's state.
+        """
+        contents = {key: backend.to_numpy(value) for key, value in self.arrays().items()}
+        contents["architecture"] = np.array(json.dumps(self.architecture()))
+        contents["format_version"] = np.array(FORMAT_VERSION)
+        contents.update(extra_arrays or {})
+        write_npz_atomically(path, contents)
+
+    @classmethod
+    def load(cls, path):
+        """Rebuild a model saved by ``save``; every name and shape is checked.
+
+        Raises ValueError naming the file for anything that is not a minicnn
+        checkpoint (not a zip, pickled objects, missing or extra or
+        wrongly-shaped arrays), OSError if the file cannot be read.
+        """
+        contents = read_npz(path)
+        try:
+            version = int(contents["format_version"])
+            architecture = json.loads(str(contents["architecture"]))
+        except (KeyError, ValueError, TypeError) as error:
+            raise ValueError(f"{path}: not a minicnn checkpoint (no readable architecture/format_version)") from error
+        if version != FORMAT_VERSION:
+            raise ValueError(f"{path}: checkpoint format version {version}, this minicnn reads {FORMAT_VERSION}")
+        model = cls.from_architecture(architecture, source=path)
+        model.load_arrays(contents, source=path)
+        return model
+
+    @classmethod
+    def from_architecture(cls, architecture, source="architecture"):
+        """A fresh model (new random weights) from the data ``architecture()`` returns."""
+        try:
+            layers = []
+            for entry in architecture["layers"]:
+                if entry["class"] not in LAYER_CLASSES:
+                    raise ValueError(f"unknown layer class {entry['class']!r}")
+                layers.append(LAYER_CLASSES[entry["class"]](**entry["config"]))
+            return cls(layers, input_shape=architecture["input_shape"], dtype=architecture["dtype"],
+                       name=architecture.get("name", "sequential"))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{source}: bad architecture: {error}") from error
+
+    def load_arrays(self, contents, source="checkpoint"):
+        """Copy weights and buffers from a name -> host array mapping into the model, checking each."""
+        expected = self.arrays()
+        stored = {key for key in contents if key.startswith(("param/", "buffer/"))}
+        missing, unexpected = sorted(set(expected) - stored), sorted(stored - set(expected))
+        if missing or unexpected:
+            raise ValueError(f"{source}: arrays do not match the architecture (missing {missing}, unexpected {unexpected})")
+        for key, target in expected.items():
+            value = contents[key]
+            if value.shape != target.shape:
+                raise ValueError(f"{source}: array {key!r} has shape {value.shape}, the architecture needs {target.shape}")
+            if value.dtype.kind != "f":
+                raise ValueError(f"{source}: array {key!r} has dtype {value.dtype}, expected floats")
+            target[...] = backend.to_device(value, dtype=target.dtype)
+
+    def to(self, backend_name):
+        """Make ``backend_name`` the active backend and move every parameter, grad and buffer onto it."""
+        backend.set_backend(backend_name)
+        for layer in self.layers:
+            for group in (layer.params, layer.grads, layer.buffers):
+                for key, value in group.items():
+                    group[key] = backend.to_device(backend.to_numpy(value))
+        return self
+
+
+def write_npz_atomically(path, contents):
+    """np.savez into a temporary file beside ``path``, then rename it into place.
+
+    Object arrays are refused: they could only be stored pickled, and
+    checkpoints are read with allow_pickle=False.
+    """
+    path = os.fspath(path)
+    contents = {key: np.asarray(value) for key, value in contents.items()}
+    for key, value in contents.items():
+        if value.dtype.hasobject:
+            raise ValueError(f"cannot save {key!r} into {path}: object arrays would need pickle")
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, **contents)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def read_npz(path):
+    """All arrays of an .npz file, loaded without pickle; ValueError naming the file if it is not one."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ValueError(f"{path}: not an .npz archive (a single .npy array)")
+            return {key: archive[key] for key in archive.files}
+    except OSError:
+        raise
+    except (ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise ValueError(f"{path}: not a valid minicnn checkpoint: {error}") from error

@@ -1,0 +1,552 @@
+"""The figures the papers show: training curves, confusion matrix, image grids,
+PCA and t-SNE views of the data.
+
+Every ``plot_*`` function takes host or device arrays and a ``path``, writes
+one PNG there and returns the path. Figures are built with
+``matplotlib.figure.Figure`` and drawn by the Agg canvas directly, never
+through ``pyplot``: importing this module leaves the user's pyplot backend and
+open windows alone, works on machines without a display, and no figure stays
+registered in pyplot's global list, so there is nothing to close and nothing
+leaks across hundreds of calls.
+
+scikit-learn, needed only for the PCA and t-SNE embeddings, is imported inside
+those helpers so that training never pays for importing it.
+"""
+import math
+import os
+
+import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+from minicnn import backend
+
+DPI = 130
+HISTORY_CURVES = ("loss", "val_loss", "accuracy", "val_accuracy")
+
+
+def _new_figure(width, height):
+    """An empty figure of ``width`` x ``height`` inches, drawn by Agg.
+
+    Constrained layout keeps titles, tick labels and colorbars from
+    overlapping or being clipped.
+    """
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save_figure(figure, path):
+    """Write ``figure`` to ``path`` as PNG and return ``path``.
+
+    The PNG is written to a temporary file beside ``path`` and renamed over it,
+    so a reader never sees half a file, even if plotting fails midway.
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    temporary_path = f"{os.fspath(path)}.{os.getpid()}.partial"
+    try:
+        figure.savefig(temporary_path, format="png", dpi=DPI)
+        os.replace(temporary_path, path)
+    except BaseException:
+        if os.path.exists(temporary_path):
+            os.remove(temporary_path)
+        raise
+    return path
+
+
+def _class_colors(num_classes):
+    """A list of ``num_classes`` distinguishable RGBA colours."""
+    if num_classes <= 10:
+        return list(matplotlib.colormaps["tab10"].colors[:num_classes])
+    return list(matplotlib.colormaps["turbo"](np.linspace(0.0, 1.0, num_classes)))
+
+
+# ----------------------------------------------------------------------------
+# Training history
+# ----------------------------------------------------------------------------
+
+def _recorded(history, key):
+    """``history[key]`` as a float64 array (E,), or None when missing or empty."""
+    values = np.asarray(history.get(key, ()), dtype=np.float64)
+    return values if values.size else None
+
+
+def _best_validation_epoch(history):
+    """The 0-based epoch with the best validation score, or None.
+
+    Best is the highest validation accuracy when recorded, otherwise the
+    lowest validation loss; NaN epochs (a diverged run) never win.
+    """
+    for key, pick in (("val_accuracy", np.nanargmax), ("val_loss", np.nanargmin)):
+        values = _recorded(history, key)
+        if values is not None and not np.isnan(values).all():
+            return int(pick(values))
+    return None
+
+
+def plot_history(history, path, title="Training history"):
+    """Loss and accuracy per epoch, training and validation side by side.
+
+    A dotted vertical line marks the best validation epoch (highest validation
+    accuracy, or lowest validation loss when accuracy is not recorded), and its
+    value is written beside the point.
+
+    Inputs:
+    - history: dict of per-epoch lists (or arrays), as the training loop
+      records it; uses "loss", "accuracy" (fractions in [0, 1]), "val_loss",
+      "val_accuracy". Validation keys may be missing; other keys ("lr",
+      "seconds") are ignored.
+    - path: where to write the PNG
+    - title: the figure title
+
+    Returns:
+    - path
+    """
+    panels = [
+        metric for metric in ("loss", "accuracy")
+        if _recorded(history, metric) is not None or _recorded(history, f"val_{metric}") is not None
+    ]
+    if not panels:
+        raise ValueError(
+            f"history has no values for any of {HISTORY_CURVES}; its keys are {sorted(history)}"
+        )
+    best_epoch = _best_validation_epoch(history)
+    epoch_count = max(len(history.get(key, ())) for key in HISTORY_CURVES)
+
+    figure = _new_figure(5.5 * len(panels), 4.2)
+    figure.suptitle(title)
+    for axes, metric in zip(figure.subplots(1, len(panels), squeeze=False)[0], panels):
+        for key, label, color in ((metric, "training", "tab:blue"),
+                                  (f"val_{metric}", "validation", "tab:orange")):
+            values = _recorded(history, key)
+            if values is not None:
+                epochs = np.arange(1, len(values) + 1)
+                axes.plot(epochs, values, marker="o", markersize=3, color=color, label=label)
+        validation = _recorded(history, f"val_{metric}")
+        if best_epoch is not None and validation is not None and best_epoch < len(validation):
+            best_value = validation[best_epoch]
+            axes.axvline(best_epoch + 1, color="gray", linestyle=":",
+                         label=f"best validation epoch ({best_epoch + 1})")
+            axes.plot(best_epoch + 1, best_value, marker="*", markersize=14,
+                      color="tab:red", linestyle="none")
+            text = f"{best_value:.2%}" if metric == "accuracy" else f"{best_value:.4f}"
+            axes.annotate(text, (best_epoch + 1, best_value), textcoords="offset points",
+                          xytext=(6, 8 if metric == "accuracy" else -14), color="tab:red")
+        axes.set_title(metric.capitalize())
+        axes.set_xlabel("epoch")
+        axes.set_ylabel(metric)
+        # Half an epoch of margin, so a one-epoch run gets an axis of whole epochs.
+        axes.set_xlim(0.5, epoch_count + 0.5)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        if metric == "accuracy":
+            axes.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+        axes.grid(alpha=0.3)
+        axes.legend(loc="best")
+    return _save_figure(figure, path)
+
+
+# ----------------------------------------------------------------------------
+# Confusion matrix
+# ----------------------------------------------------------------------------
+
+def plot_confusion_matrix(matrix, class_names, path, normalize=True, title=None):
+    """The confusion matrix as a heatmap, each cell annotated.
+
+    Inputs:
+    - matrix: integer array (C, C) of counts, rows true class, columns
+      predicted class (as ``minicnn.metrics.confusion_matrix`` returns it)
+    - class_names: sequence of C names, used on both axes
+    - path: where to write the PNG
+    - normalize: if True, colour each cell by its share of the true class (so
+      the diagonal is each class's recall) and print that percentage above the
+      count; if False, colour and print the counts alone
+    - title: the figure title; by default it states the overall accuracy
+
+    Returns:
+    - path
+    """
+    counts = backend.to_numpy(matrix)
+    num_classes = len(class_names)
+    if counts.shape != (num_classes, num_classes):
+        raise ValueError(
+            f"a confusion matrix for {num_classes} class names must have shape "
+            f"({num_classes}, {num_classes}), got {counts.shape}"
+        )
+    if normalize:
+        row_totals = counts.sum(axis=1, keepdims=True)
+        # A class with no true samples gets an empty row instead of NaNs.
+        shown = np.divide(counts, row_totals, out=np.zeros(counts.shape), where=row_totals != 0)
+        color_limit = 1.0
+    else:
+        shown = counts
+        color_limit = max(int(counts.max()), 1)
+    if title is None:
+        total = counts.sum()
+        accuracy = np.trace(counts) / total if total else 0.0
+        title = f"Confusion matrix (accuracy {accuracy:.2%}, {total:,} samples)"
+
+    cell_size = 0.75 if num_classes > 5 else 1.2
+    figure = _new_figure(cell_size * num_classes + 3.0, cell_size * num_classes + 2.0)
+    axes = figure.subplots()
+    image = axes.imshow(shown, cmap="Blues", vmin=0.0, vmax=color_limit)
+    colorbar = figure.colorbar(image, ax=axes, shrink=0.8)
+    if normalize:
+        colorbar.set_label("share of the true class")
+        colorbar.formatter = PercentFormatter(xmax=1.0)
+    else:
+        colorbar.set_label("samples")
+
+    # Two lines per cell (percentage and count) need a smaller font than one.
+    font_size = (8 if normalize else 9) if num_classes > 5 else 11
+    for (row, column), count in np.ndenumerate(counts):
+        text = f"{shown[row, column]:.1%}\n{count}" if normalize else f"{count}"
+        # Dark text on light cells, light text on dark cells.
+        color = "white" if shown[row, column] > 0.6 * color_limit else "black"
+        axes.text(column, row, text, ha="center", va="center", color=color, fontsize=font_size)
+
+    axes.set_xticks(range(num_classes), class_names, rotation=45, ha="right",
+                    rotation_mode="anchor")
+    axes.set_yticks(range(num_classes), class_names)
+    axes.set_xlabel("predicted class")
+    axes.set_ylabel("true class")
+    axes.set_title(title)
+    return _save_figure(figure, path)
+
+
+# ----------------------------------------------------------------------------
+# Image grids
+# ----------------------------------------------------------------------------
+
+def _as_grayscale_images(images):
+    """Images as a float array (N, H, W), whether given with a channel axis or not.
+
+    Inputs:
+    - images: array (N, H, W) or (N, 1, H, W), any numeric dtype
+
+    Returns:
+    - float32 array (N, H, W)
+    """
+    images = backend.to_numpy(images)
+    if images.ndim == 4 and images.shape[1] == 1:
+        images = images[:, 0]
+    if images.ndim != 3:
+        raise ValueError(
+            f"images must have shape (N, H, W) or (N, 1, H, W), got {images.shape}"
+        )
+    return images.astype(np.float32, copy=False)
+
+
+def _plot_image_grid(images, captions, path, title):
+    """A square-ish grid of grayscale images, each with a caption above it.
+
+    All images share one grey scale (the darkest and brightest pixel shown),
+    so their brightness can be compared, whatever their value range (0..255,
+    0..1 or standardised).
+
+    Inputs:
+    - images: float array (K, H, W), K >= 1
+    - captions: K strings, one per image (may hold a line break)
+    - path: where to write the PNG
+    - title: the figure title
+
+    Returns:
+    - path
+    """
+    count = len(images)
+    columns = math.ceil(math.sqrt(count))
+    rows = math.ceil(count / columns)
+    caption_lines = max(caption.count("\n") + 1 for caption in captions)
+    # A floor on the width keeps the title inside a grid of one or two images.
+    figure = _new_figure(max(1.75 * columns, 4.5), (1.5 + 0.25 * caption_lines) * rows + 0.7)
+    figure.suptitle(title)
+    lowest, highest = float(images.min()), float(images.max())
+    for axes in figure.subplots(rows, columns, squeeze=False).flat:
+        axes.axis("off")
+    for axes, image, caption in zip(figure.axes, images, captions):
+        axes.imshow(image, cmap="gray", vmin=lowest, vmax=highest)
+        axes.set_title(caption, fontsize=8)
+    return _save_figure(figure, path)
+
+
+def plot_samples(images, labels, class_names, path, count=25, title="Sample images"):
+    """A grid of the first ``count`` images, each captioned with its class name.
+
+    Inputs:
+    - images: array (N, H, W) or (N, 1, H, W), uint8 or float
+    - labels: integer array (N,) of class indices
+    - class_names: sequence of class names indexed by label
+    - path: where to write the PNG
+    - count: how many images to show (fewer if N is smaller)
+    - title: the figure title
+
+    Returns:
+    - path
+    """
+    images = _as_grayscale_images(images[:count])
+    labels = backend.to_numpy(labels[:count])
+    if len(images) == 0:
+        raise ValueError("plot_samples needs at least one image")
+    captions = [class_names[label] for label in labels]
+    return _plot_image_grid(images, captions, path, title)
+
+
+def plot_misclassified(images, y_true, y_pred, class_names, path, count=25,
+                       probabilities=None, title="Misclassified test images"):
+    """A grid of misclassified images captioned with true and predicted class.
+
+    With ``probabilities`` the caption adds the model's confidence in its wrong
+    answer, and the most confident mistakes are shown first (those are the most
+    telling); without, the first mistakes in data order are shown. If every
+    prediction is right, the figure says so.
+
+    Inputs:
+    - images: array (N, H, W) or (N, 1, H, W), uint8 or float
+    - y_true: integer array (N,) of true class indices
+    - y_pred: integer array (N,) of predicted class indices
+    - class_names: sequence of class names indexed by label
+    - path: where to write the PNG
+    - count: how many mistakes to show at most
+    - probabilities: optional float array (N, C) of predicted class probabilities
+    - title: the first line of the figure title; the second counts the mistakes
+
+    Returns:
+    - path
+    """
+    y_true = backend.to_numpy(y_true)
+    y_pred = backend.to_numpy(y_pred)
+    wrong = np.flatnonzero(y_true != y_pred)
+    if probabilities is not None:
+        confidence = backend.to_numpy(probabilities)[np.arange(len(y_pred)), y_pred]
+        # A stable sort keeps data order among equally confident mistakes.
+        wrong = wrong[np.argsort(-confidence[wrong], kind="stable")]
+
+    if wrong.size == 0:
+        figure = _new_figure(6.0, 2.5)
+        figure.suptitle(title)
+        message = f"No misclassified images:\nall {len(y_true):,} predictions are correct."
+        figure.text(0.5, 0.5, message, ha="center", va="center", fontsize=13)
+        return _save_figure(figure, path)
+
+    shown = wrong[:count]
+    captions = []
+    for index in shown:
+        caption = f"true: {class_names[y_true[index]]}\npred: {class_names[y_pred[index]]}"
+        if probabilities is not None:
+            caption += f" ({confidence[index]:.0%})"
+        captions.append(caption)
+    full_title = f"{title}\n{len(shown)} of {wrong.size:,} mistakes in {len(y_true):,} images"
+    shown_images = _as_grayscale_images(backend.to_numpy(images)[shown])
+    return _plot_image_grid(shown_images, captions, path, full_title)
+
+
+# ----------------------------------------------------------------------------
+# PCA and t-SNE views of the data
+# ----------------------------------------------------------------------------
+
+def _flattened(images):
+    """Images as float32 rows (N, D); integer pixels (0..255) are scaled to [0, 1]."""
+    images = backend.to_numpy(images)
+    rows = images.reshape(len(images), -1)
+    if np.issubdtype(rows.dtype, np.integer):
+        return rows.astype(np.float32) / 255.0
+    return rows.astype(np.float32, copy=False)
+
+
+def pca_embedding(x, n_components=2):
+    """Project images onto their first principal components (scikit-learn's PCA).
+
+    Inputs:
+    - x: array (N, ...) of images, e.g. (N, 28, 28) uint8 or (N, 1, 28, 28) float
+    - n_components: K, how many components to keep
+
+    Returns:
+    - points: float array (N, K), the coordinates along components 1..K
+    """
+    from sklearn.decomposition import PCA
+
+    return PCA(n_components=n_components).fit_transform(_flattened(x))
+
+
+def pca_explained_variance(x):
+    """The share of the pixel variance each principal component explains.
+
+    Inputs:
+    - x: array (N, ...) of images
+
+    Returns:
+    - ratio: float array (min(N, D),), in decreasing order, summing to 1;
+      this is what ``plot_pca_variance`` draws
+    """
+    from sklearn.decomposition import PCA
+
+    return PCA().fit(_flattened(x)).explained_variance_ratio_
+
+
+def tsne_embedding(x, n_samples=2000, seed=0, perplexity=30.0):
+    """A 2-D t-SNE map of a random subsample of the images (scikit-learn's TSNE).
+
+    t-SNE costs grow faster than linearly with N, so it runs on ``n_samples``
+    images drawn without replacement; as is customary (van der Maaten &
+    Hinton), the pixels are first reduced to 50 principal components, which
+    speeds it up and removes pixel noise.
+
+    Inputs:
+    - x: array (N, ...) of images
+    - n_samples: how many images to embed (all of them if N is smaller)
+    - seed: seeds both the subsample and t-SNE, so the map is reproducible
+    - perplexity: t-SNE's effective number of neighbours; lowered to N - 1
+      for tiny inputs, where t-SNE would refuse it
+
+    Returns a tuple of:
+    - points: float array (M, 2), M = min(N, n_samples)
+    - indices: int array (M,), which rows of ``x`` were embedded, in
+      increasing order (use ``labels[indices]`` to colour the points)
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    rows = _flattened(x)
+    generator = np.random.default_rng(seed)
+    indices = np.sort(generator.choice(len(rows), size=min(n_samples, len(rows)), replace=False))
+    subsample = rows[indices]
+    pca = PCA(n_components=min(50, *subsample.shape), random_state=seed)
+    reduced = pca.fit_transform(subsample)
+    tsne = TSNE(n_components=2, perplexity=min(perplexity, len(indices) - 1.0),
+                init="pca", learning_rate="auto", random_state=seed)
+    return tsne.fit_transform(reduced), indices
+
+
+def components_for_variance(explained_variance_ratio, threshold):
+    """How many principal components keep a given share of the variance.
+
+    Inputs:
+    - explained_variance_ratio: float array (D,), each component's share of
+      the variance, largest first
+    - threshold: the share to keep, e.g. 0.95
+
+    Returns:
+    - the smallest K whose first K components explain at least ``threshold``
+      of the variance (187 for 95% on Fashion-MNIST's training split), or
+      None if all D components together explain less
+    """
+    cumulative = np.cumsum(backend.to_numpy(explained_variance_ratio))
+    reached = np.flatnonzero(cumulative >= threshold)
+    return int(reached[0]) + 1 if reached.size else None
+
+
+def plot_pca_variance(explained_variance_ratio, path, thresholds=(0.90, 0.95),
+                      title="PCA: cumulative explained variance"):
+    """The cumulative explained variance against the number of components.
+
+    Each threshold is marked with the number of components needed to reach it
+    (on Fashion-MNIST's pixels: 87 for 90%, 187 for 95%).
+
+    Inputs:
+    - explained_variance_ratio: float array (D,), each component's share of
+      the variance, largest first (``pca_explained_variance`` returns it)
+    - path: where to write the PNG
+    - thresholds: the variance shares to mark
+    - title: the figure title
+
+    Returns:
+    - path
+    """
+    ratio = backend.to_numpy(explained_variance_ratio)
+    cumulative = np.cumsum(ratio)
+    components = np.arange(1, len(ratio) + 1)
+
+    figure = _new_figure(7.0, 4.5)
+    axes = figure.subplots()
+    axes.plot(components, cumulative, color="tab:blue", label="cumulative explained variance")
+    # The first colour is the curve's; each threshold takes one of the next.
+    for threshold, color in zip(thresholds, _class_colors(len(thresholds) + 1)[1:]):
+        needed = components_for_variance(ratio, threshold)
+        if needed is None:
+            continue
+        axes.plot([needed, needed, 0], [0, threshold, threshold], color=color, linestyle="--",
+                  linewidth=1)
+        axes.plot(needed, cumulative[needed - 1], marker="o", color=color, linestyle="none",
+                  label=f"{threshold:.0%} of variance: {needed} components")
+    axes.set_xlim(0, len(ratio) + 1)
+    axes.set_ylim(0, 1.02)
+    axes.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    axes.set_xlabel("number of principal components")
+    axes.set_ylabel("explained variance")
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right")
+    return _save_figure(figure, path)
+
+
+def _scatter_by_class(axes, points, labels, class_names):
+    """Scatter 2-D or 3-D ``points`` on ``axes``, one colour and legend entry per class."""
+    for class_index, (name, color) in enumerate(zip(class_names, _class_colors(len(class_names)))):
+        members = points[labels == class_index]
+        axes.scatter(*members.T, s=6, color=color, alpha=0.7, label=name, linewidths=0)
+
+
+def _checked_embedding(points, labels, dimensions):
+    """Host copies of ``points`` (N, dimensions) and ``labels`` (N,), shapes checked."""
+    points = backend.to_numpy(points)
+    labels = backend.to_numpy(labels)
+    if points.ndim != 2 or points.shape[1] != dimensions or len(labels) != len(points):
+        raise ValueError(
+            f"expected points of shape (N, {dimensions}) and labels of shape (N,), "
+            f"got {points.shape} and {labels.shape}"
+        )
+    return points, labels
+
+
+def plot_embedding_2d(points, labels, class_names, path, title,
+                      axis_labels=("component 1", "component 2")):
+    """A 2-D scatter plot of embedded samples, coloured by class, with a legend.
+
+    Inputs:
+    - points: float array (N, 2), e.g. from ``pca_embedding`` or ``tsne_embedding``
+    - labels: integer array (N,) of class indices
+    - class_names: sequence of class names indexed by label
+    - path: where to write the PNG
+    - title: the figure title, e.g. "t-SNE of 2,000 test images"
+    - axis_labels: names of the two axes, e.g. ("PC 1", "PC 2")
+
+    Returns:
+    - path
+    """
+    points, labels = _checked_embedding(points, labels, 2)
+    figure = _new_figure(8.5, 6.5)
+    axes = figure.subplots()
+    _scatter_by_class(axes, points, labels, class_names)
+    axes.set_xlabel(axis_labels[0])
+    axes.set_ylabel(axis_labels[1])
+    axes.set_title(title)
+    figure.legend(loc="outside right center", markerscale=3, title="class")
+    return _save_figure(figure, path)
+
+
+def plot_embedding_3d(points, labels, class_names, path, title,
+                      axis_labels=("component 1", "component 2", "component 3")):
+    """A 3-D scatter plot of embedded samples (e.g. 3-D PCA), coloured by class.
+
+    Inputs:
+    - points: float array (N, 3), e.g. ``pca_embedding(x, n_components=3)``
+    - labels: integer array (N,) of class indices
+    - class_names: sequence of class names indexed by label
+    - path: where to write the PNG
+    - title: the figure title
+    - axis_labels: names of the three axes
+
+    Returns:
+    - path
+    """
+    points, labels = _checked_embedding(points, labels, 3)
+    figure = _new_figure(9.0, 7.0)
+    axes = figure.add_subplot(projection="3d")
+    _scatter_by_class(axes, points, labels, class_names)
+    axes.set_xlabel(axis_labels[0])
+    axes.set_ylabel(axis_labels[1])
+    axes.set_zlabel(axis_labels[2])
+    axes.set_title(title)
+    figure.legend(loc="outside right center", markerscale=3, title="class")
+    return _save_figure(figure, path)

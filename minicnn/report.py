@@ -1,0 +1,43 @@
+"""What a finished run leaves behind: config, history, model, report and figures, in one directory."""
+import json
+import os
+
+import numpy as np
+
+from minicnn import metrics, plots
+from minicnn.losses import softmax
+
+
+def write_run(out_dir, model, history, test, config, class_names, batch_size=512):
+    """Evaluate ``model`` on ``test`` = (x, y) and write into ``out_dir``:
+
+    config.json, history.json, history.csv, model.npz, report.txt (classification
+    report + confusion matrix), curves.png, confusion.png, misclassified.png.
+    ``test`` images are network input (N, C, H, W); they are shown as they are.
+    Returns the test accuracy.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    x_test, y_test = test
+    logits = model.predict_logits(x_test, batch_size=batch_size)
+    predicted = logits.argmax(axis=1)
+    test_accuracy = metrics.accuracy(y_test, predicted)
+    matrix = metrics.confusion_matrix(y_test, predicted, num_classes=len(class_names))
+    with open(os.path.join(out_dir, "config.json"), "w") as file:
+        json.dump(dict(config, test_accuracy=test_accuracy), file, indent=2)
+    history.save_json(os.path.join(out_dir, "history.json"))
+    history.save_csv(os.path.join(out_dir, "history.csv"))
+    model.save(os.path.join(out_dir, "model.npz"))
+    trainable, non_trainable = model.count_params()
+    with open(os.path.join(out_dir, "report.txt"), "w") as file:
+        file.write(f"{model.name}: {trainable:,} trainable + {non_trainable:,} non-trainable parameters\n")
+        file.write(f"test accuracy: {test_accuracy:.4f} on {len(y_test):,} images\n\n")
+        file.write(metrics.classification_report(y_test, predicted, class_names=class_names) + "\n\n")
+        file.write("confusion matrix (rows: true class, columns: predicted class)\n")
+        file.write(metrics.format_confusion_matrix(matrix, class_names) + "\n")
+    plots.plot_history(history, os.path.join(out_dir, "curves.png"), title=f"{model.name}: training history")
+    plots.plot_confusion_matrix(matrix, class_names, os.path.join(out_dir, "confusion.png"),
+                                title=f"{model.name}: test confusion matrix ({test_accuracy:.2%} accurate)")
+    probabilities = np.asarray(softmax(logits.astype(np.float64)))
+    plots.plot_misclassified(x_test, y_test, predicted, class_names, os.path.join(out_dir, "misclassified.png"),
+                             probabilities=probabilities)
+    return test_accuracy

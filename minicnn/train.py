@@ -1,0 +1,283 @@
+"""The training loop: fit() with validation, history, callbacks, checkpoints, exact resume and progress.
+
+Every random draw of a run is reproducible from the seed alone: epoch e
+shuffles with Generator((seed, e)), batch s of it augments with
+Generator((seed, e, s)), and dropout draws from the model's own Generator,
+whose state goes into every checkpoint. So a run resumed from a checkpoint
+(written after each epoch, or at Ctrl-C mid-epoch) produces exactly the
+numbers an uninterrupted run would have.
+"""
+import json
+import math
+import os
+import signal
+import sys
+import threading
+import time
+
+import numpy as np
+
+from minicnn import backend
+from minicnn.losses import SoftmaxCrossEntropy
+from minicnn.model import read_npz
+
+HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite; the last good checkpoint was left as it was."""
+
+
+class History(dict):
+    """Per-epoch lists: epoch, loss, accuracy, val_loss, val_accuracy, lr, seconds."""
+
+    def __init__(self, data=None):
+        super().__init__({key: list((data or {}).get(key, [])) for key in HISTORY_KEYS})
+
+    def append(self, **values):
+        for key in HISTORY_KEYS:
+            self[key].append(values.get(key))
+
+    def save_json(self, path):
+        with open(path, "w") as file:
+            json.dump(self, file, indent=1)
+
+    def save_csv(self, path):
+        with open(path, "w") as file:
+            file.write(",".join(HISTORY_KEYS) + "\n")
+            for row in zip(*(self[key] for key in HISTORY_KEYS)):
+                file.write(",".join("" if value is None else repr(value) for value in row) + "\n")
+
+
+class EarlyStopping:
+    """Stop when ``monitor`` has not improved for ``patience`` epochs."""
+
+    def __init__(self, monitor="val_loss", patience=10, min_delta=0.0):
+        self.monitor, self.patience, self.min_delta = monitor, int(patience), float(min_delta)
+        self.best, self.waited = None, 0
+
+    def on_epoch_end(self, logs, model):
+        value = logs[self.monitor]
+        if self.best is None or improved(self.monitor, value, self.best, self.min_delta):
+            self.best, self.waited = value, 0
+        else:
+            self.waited += 1
+        return self.waited >= self.patience
+
+    def state(self):
+        return {"best": self.best, "waited": self.waited}, {}
+
+    def load_state(self, values, arrays):
+        self.best, self.waited = values["best"], values["waited"]
+
+
+class KeepBestWeights:
+    """Remember the weights of the best epoch by ``monitor``; ``restore(model)`` puts them back at the end."""
+
+    def __init__(self, monitor="val_accuracy"):
+        self.monitor = monitor
+        self.best, self.best_epoch, self.weights = None, None, None
+
+    def on_epoch_end(self, logs, model):
+        value = logs[self.monitor]
+        if self.best is None or improved(self.monitor, value, self.best):
+            self.best, self.best_epoch = value, logs["epoch"]
+            self.weights = {key: backend.to_numpy(array).copy() for key, array in model.arrays().items()}
+        return False
+
+    def restore(self, model):
+        if self.weights is not None:
+            model.load_arrays(self.weights, source=f"best weights of epoch {self.best_epoch}")
+
+    def state(self):
+        return {"best": self.best, "best_epoch": self.best_epoch}, dict(self.weights or {})
+
+    def load_state(self, values, arrays):
+        self.best, self.best_epoch = values["best"], values["best_epoch"]
+        self.weights = dict(arrays) or None
+
+
+def improved(monitor, value, best, min_delta=0.0):
+    """Lower is better for losses, higher for everything else."""
+    return value < best - min_delta if "loss" in monitor else value > best + min_delta
+
+
+def evaluate(model, x, y, batch_size=512, loss=None):
+    """(mean loss, accuracy) of ``model`` in inference mode on host arrays x (N, ...), y (N,)."""
+    loss = loss or SoftmaxCrossEntropy()
+    total_loss, correct = 0.0, 0
+    for start in range(0, len(x), batch_size):
+        labels = y[start:start + batch_size]
+        logits = model.forward(x[start:start + batch_size], training=False)
+        total_loss += loss.forward(logits, labels) * len(labels)
+        correct += int((backend.to_numpy(logits.argmax(axis=1)) == labels).sum())
+    return total_loss / max(len(x), 1), correct / max(len(x), 1)
+
+
+class Progress:
+    """A tqdm bar per epoch on a terminal; otherwise (a log file, CI) one plain line per epoch."""
+
+    def __init__(self, enabled, total_steps, epoch, epochs):
+        self.bar = None
+        self.enabled = enabled
+        if enabled and sys.stderr.isatty():
+            try:
+                from tqdm import tqdm
+                self.bar = tqdm(total=total_steps, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False)
+            except ImportError:
+                pass
+
+    def update(self, steps_done, loss, accuracy):
+        if self.bar is not None:
+            self.bar.n = steps_done
+            self.bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy:.4f}", refresh=True)
+
+    def close(self, logs):
+        """Close the bar and print the epoch's line (no line when ``logs`` is None: an interrupted epoch)."""
+        if self.bar is not None:
+            self.bar.close()
+        if self.enabled and logs is not None:
+            text = f"epoch {logs['epoch']:3d}  loss {logs['loss']:.4f}  acc {logs['accuracy']:.4f}"
+            if logs.get("val_loss") is not None:
+                text += f"  val_loss {logs['val_loss']:.4f}  val_acc {logs['val_accuracy']:.4f}"
+            print(text + f"  lr {logs['lr']:.3g}  {logs['seconds']:.1f}s", flush=True)
+
+
+class StopAfterStep:
+    """While active, Ctrl-C (SIGINT) only sets ``requested``; the loop stops after the step in progress.
+
+    Stopping between steps, never inside one, is what makes the checkpoint
+    written at Ctrl-C consistent (no half-updated parameters).
+    """
+
+    def __enter__(self):
+        self.requested = False
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self.request)
+        return self
+
+    def request(self, signum, frame):
+        self.requested = True
+
+    def __exit__(self, *exc_info):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, loss=None, schedule=None, augment=None,
+        callbacks=(), checkpoint=None, resume=False, seed=0, progress=True, steps_per_epoch=None):
+    """Train ``model`` and return its History.
+
+    - train, val: (x, y) host arrays, x (N, *model.input_shape) float, y (N,) int.
+    - schedule: a minicnn.optim Schedule, stepped after every epoch.
+    - augment: callable (x_batch, rng) -> x_batch on the active backend.
+    - callbacks: EarlyStopping / KeepBestWeights (KeepBestWeights restores the best weights at the end).
+    - checkpoint: path of the .npz written atomically after every epoch and at Ctrl-C (which
+      finishes the step in progress, saves, then raises KeyboardInterrupt);
+      resume=True continues from it (same numbers as an uninterrupted run).
+    - steps_per_epoch: cap on batches per epoch (a quick try); None = the whole set.
+    Raises TrainingDiverged naming the epoch and step if the loss stops being finite.
+    """
+    loss = loss or SoftmaxCrossEntropy()
+    x_train, y_train = train
+    steps = math.ceil(len(x_train) / batch_size)
+    steps = min(steps, steps_per_epoch) if steps_per_epoch else steps
+    run = {"epoch": 1, "step": 0, "sums": [0.0, 0, 0], "seconds": 0.0, "history": History()}
+    if resume and checkpoint and os.path.exists(checkpoint):
+        run = load_training_state(checkpoint, model, optimizer, schedule, callbacks)
+    history = run["history"]
+    with StopAfterStep() as interrupt:
+        for epoch in range(run["epoch"], epochs + 1):
+            order = np.random.default_rng((seed, epoch)).permutation(len(x_train))
+            loss_sum, correct, seen = run["sums"]
+            started = time.perf_counter() - run["seconds"]
+            bar = Progress(progress, steps, epoch, epochs)
+            for step in range(run["step"], steps):
+                indices = order[step * batch_size:(step + 1) * batch_size]
+                x_batch = backend.to_device(x_train[indices], dtype=model.dtype)
+                if augment is not None:
+                    x_batch = augment(x_batch, np.random.default_rng((seed, epoch, step)))
+                logits = model.forward(x_batch, training=True)
+                batch_loss = loss.forward(logits, y_train[indices])
+                if not math.isfinite(batch_loss):
+                    raise TrainingDiverged(
+                        f"loss became {batch_loss} at epoch {epoch}, step {step + 1} of {steps}; "
+                        + (f"the last good checkpoint is {checkpoint}" if checkpoint and os.path.exists(checkpoint)
+                           else "no checkpoint was written yet") + ". Try a lower learning rate.")
+                model.backward(loss.backward())
+                optimizer.step()
+                loss_sum += batch_loss * len(indices)
+                correct += int((backend.to_numpy(logits.argmax(axis=1)) == y_train[indices]).sum())
+                seen += len(indices)
+                bar.update(step + 1, loss_sum / seen, correct / seen)
+                run.update(epoch=epoch, step=step + 1, sums=[loss_sum, correct, seen],
+                           seconds=time.perf_counter() - started)
+                if interrupt.requested:
+                    bar.close(None)
+                    if checkpoint:
+                        save_training_state(checkpoint, model, optimizer, schedule, callbacks, run)
+                        print(f"\ninterrupted: saved {checkpoint} after epoch {epoch}, step {step + 1}; "
+                              "run again with resume to continue", file=sys.stderr)
+                    raise KeyboardInterrupt
+            logs = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": correct / seen, "lr": optimizer.lr}
+            if val is not None:
+                logs["val_loss"], logs["val_accuracy"] = evaluate(model, val[0], val[1], loss=loss)
+            logs["seconds"] = time.perf_counter() - started
+            history.append(**logs)
+            bar.close(logs)
+            stop = any([callback.on_epoch_end(logs, model) for callback in callbacks])
+            if schedule is not None:
+                schedule.step()
+            run.update(epoch=epoch + 1, step=0, sums=[0.0, 0, 0], seconds=0.0)
+            if checkpoint:
+                save_training_state(checkpoint, model, optimizer, schedule, callbacks, run)
+            if stop:
+                break
+    for callback in callbacks:
+        if isinstance(callback, KeepBestWeights):
+            callback.restore(model)
+    return history
+
+
+def save_training_state(path, model, optimizer, schedule, callbacks, run):
+    """One atomic .npz: the model, the optimizer's arrays, and the loop's position and RNG state as JSON.
+
+    ``run`` says where to continue: epoch, step within it, the epoch's running
+    sums so far, seconds spent in it, and the history of finished epochs.
+    """
+    optimizer_state = optimizer.state_dict()
+    extra = {f"optimizer/{key}": value for key, value in optimizer_state.pop("arrays").items()}
+    callback_values = []
+    for index, callback in enumerate(callbacks):
+        values, arrays = callback.state()
+        callback_values.append(values)
+        extra.update({f"callback/{index}/{key}": value for key, value in arrays.items()})
+    state = {"run": run, "optimizer": optimizer_state, "callbacks": callback_values,
+             "schedule": schedule.state_dict() if schedule else None,
+             "model_rng": model.rng.bit_generator.state}
+    extra["training_state"] = np.array(json.dumps(state, default=float))
+    model.save(path, extra_arrays=extra)
+
+
+def load_training_state(path, model, optimizer, schedule, callbacks):
+    """Put model, optimizer, schedule, callbacks and the model's RNG back as saved; return the run position."""
+    contents = read_npz(path)
+    if "training_state" not in contents:
+        raise ValueError(f"{path}: a model file, not a training checkpoint (no training_state)")
+    state = json.loads(str(contents["training_state"]))
+    model.load_arrays(contents, source=path)
+    optimizer_state = dict(state["optimizer"])
+    optimizer_state["arrays"] = {key[len("optimizer/"):]: value for key, value in contents.items()
+                                 if key.startswith("optimizer/")}
+    optimizer.load_state_dict(optimizer_state)
+    if schedule is not None and state["schedule"] is not None:
+        schedule.load_state_dict(state["schedule"])
+    for index, (callback, values) in enumerate(zip(callbacks, state["callbacks"])):
+        prefix = f"callback/{index}/"
+        callback.load_state(values, {key[len(prefix):]: value for key, value in contents.items()
+                                     if key.startswith(prefix)})
+    model.rng.bit_generator.state = state["model_rng"]
+    run = state["run"]
+    run["history"] = History(run["history"])
+    return run

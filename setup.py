@@ -1,0 +1,26 @@
+from setuptools import find_packages, setup
+
+with open("README.md", encoding="utf-8") as readme:
+    long_description = readme.read()
+
+figures = ["matplotlib>=3.7", "scikit-learn>=1.3", "tqdm>=4.60"]
+
+setup(
+    name="minicnn",
+    version="0.1.0",
+    description="A from-scratch, readable CNN library on NumPy (and CuPy) that rebuilds the published "
+                "Fashion-MNIST networks",
+    long_description=long_description,
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["minicnn", "minicnn.*"]),
+    python_requires=">=3.10",
+    install_requires=["numpy>=1.24"],
+    extras_require={
+        "cuda12": ["cupy-cuda12x"],
+        "cuda13": ["cupy-cuda13x"],
+        "examples": figures,
+        "test": figures + ["pytest>=7", "hypothesis>=6.80"],
+        "benchmarks": figures + ["torch", "psutil"],
+    },
+    entry_points={"console_scripts": []},
+)

@@ -1,0 +1,30 @@
+"""Shared test setup: hypothesis profiles and the backend fixture.
+
+Profiles: "ci" (derandomized, so CI runs are repeatable; chosen when CI is set)
+and "dev" (random, more examples). HYPOTHESIS_PROFILE overrides the choice.
+"""
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+import minicnn as mc
+
+settings.register_profile("ci", derandomize=True, max_examples=25, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
+settings.register_profile("dev", max_examples=60, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+AVAILABLE = mc.backend.available_backends()
+DEFAULT_BACKEND = mc.backend.name
+
+
+@pytest.fixture(params=["numpy", "cupy"])
+def backend_name(request):
+    """Run the test once per backend; cupy is skipped where CuPy or a GPU is missing."""
+    if request.param not in AVAILABLE:
+        pytest.skip(f"backend {request.param!r} is not available here (needs CuPy and an NVIDIA GPU)")
+    mc.set_backend(request.param)
+    yield request.param
+    mc.set_backend(DEFAULT_BACKEND)

@@ -1,0 +1,63 @@
+"""The one table of layer cases that drives the gradient, dtype and reference tests.
+
+Each case draws, with hypothesis, a layer and a per-sample input shape that
+fits it. ``distinct`` marks layers whose input must be tie-free (max-pooling:
+a tie makes the numerical gradient meaningless).
+"""
+from dataclasses import dataclass
+
+from hypothesis import strategies as st
+
+from minicnn import layers
+
+
+@dataclass(frozen=True)
+class LayerCase:
+    name: str
+    draw: object            # (hypothesis draw) -> (layer, per-sample input shape)
+    distinct: bool = False  # inputs must be tie-free
+
+
+def image_shape(draw, min_side=1, max_side=7, max_channels=3):
+    return (draw(st.integers(1, max_channels)), draw(st.integers(min_side, max_side)),
+            draw(st.integers(min_side, max_side)))
+
+
+def conv2d(draw):
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = draw(st.sampled_from(["valid", "same", 0, 1, 2]))
+    stride = draw(st.integers(1, 3))
+    shape = image_shape(draw, min_side=3)
+    return layers.Conv2D(draw(st.integers(1, 4)), kernel, stride=stride, padding=padding,
+                         use_bias=draw(st.booleans()), init=draw(st.sampled_from(["pytorch", "keras"]))), shape
+
+
+def pool(draw, cls):
+    pool_size = draw(st.integers(1, 3))
+    stride = draw(st.one_of(st.none(), st.integers(1, 3)))  # stride < pool: overlapping windows
+    shape = image_shape(draw, min_side=pool_size)
+    return cls(pool_size, stride), shape
+
+
+def batch_norm(draw):
+    shape = draw(st.one_of(st.builds(lambda c, h, w: (c, h, w), st.integers(1, 3), st.integers(1, 4),
+                                     st.integers(1, 4)), st.builds(lambda d: (d,), st.integers(1, 6))))
+    return layers.BatchNorm(convention=draw(st.sampled_from(["pytorch", "keras"]))), shape
+
+
+def any_shape(draw):
+    return tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=3)))
+
+
+LAYER_CASES = [
+    LayerCase("Conv2D", conv2d),
+    LayerCase("MaxPool2D", lambda draw: pool(draw, layers.MaxPool2D), distinct=True),
+    LayerCase("AvgPool2D", lambda draw: pool(draw, layers.AvgPool2D)),
+    LayerCase("BatchNorm", batch_norm),
+    LayerCase("Dense", lambda draw: (layers.Dense(draw(st.integers(1, 5)), use_bias=draw(st.booleans())),
+                                     (draw(st.integers(1, 8)),))),
+    LayerCase("Flatten", lambda draw: (layers.Flatten(), any_shape(draw))),
+    LayerCase("ReLU", lambda draw: (layers.ReLU(), any_shape(draw))),
+    LayerCase("LeakyReLU", lambda draw: (layers.LeakyReLU(draw(st.floats(0.01, 0.5))), any_shape(draw))),
+    LayerCase("Dropout", lambda draw: (layers.Dropout(draw(st.floats(0.0, 0.9))), any_shape(draw))),
+]

@@ -1,0 +1,48 @@
+"""The flagship example end to end on the real data: a quick --limit run writes every promised file."""
+import json
+import os
+import runpy
+import sys
+
+import pytest
+
+from minicnn import data
+
+EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
+
+
+def real_data_or_skip():
+    try:
+        data.load_fashion_mnist(download=False)
+    except FileNotFoundError as error:
+        pytest.skip(f"Fashion-MNIST is not installed here: {error}")
+
+
+def run_example(name, *arguments, monkeypatch):
+    monkeypatch.setattr(sys, "argv", [name] + list(arguments))
+    module = runpy.run_path(os.path.join(EXAMPLES, name), run_name="example")
+    return module["main"](list(arguments))
+
+
+def test_flagship_quick_run_writes_report_and_figures(tmp_path, monkeypatch, capsys):
+    real_data_or_skip()
+    out_dir = tmp_path / "run"
+    assert run_example("enhanced_cnn.py", "--limit", "600", "--epochs", "2", "--augment",
+                       "--out-dir", str(out_dir), monkeypatch=monkeypatch) == 0
+    printed = capsys.readouterr().out
+    assert "Trainable params: 422,474" in printed and "Non-trainable params: 448" in printed
+    assert "epoch   2" in printed and "test accuracy" in printed
+    for name in ("config.json", "history.json", "history.csv", "model.npz", "report.txt", "curves.png",
+                 "confusion.png", "misclassified.png", "checkpoint.npz"):
+        assert (out_dir / name).stat().st_size > 0, name
+    config = json.loads((out_dir / "config.json").read_text())
+    assert config["epochs_run"] == 2 and 0.0 <= config["test_accuracy"] <= 1.0
+    assert config["augment_config"]["horizontal_flip"] is True
+    report = (out_dir / "report.txt").read_text()
+    assert "Ankle boot" in report and "macro avg" in report and "confusion matrix" in report
+
+    # --resume with more epochs continues from the checkpoint instead of starting over
+    assert run_example("enhanced_cnn.py", "--limit", "600", "--epochs", "3", "--augment", "--resume",
+                       "--out-dir", str(out_dir), monkeypatch=monkeypatch) == 0
+    printed = capsys.readouterr().out
+    assert "epoch   3" in printed and "epoch   1 " not in printed

@@ -1,0 +1,80 @@
+"""Every backward checked against central differences in float64, on shapes drawn by hypothesis."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from layer_cases import LAYER_CASES
+from minicnn import backend, layers
+from minicnn.gradcheck import check_gradients, check_layer, check_model
+from minicnn.losses import SoftmaxCrossEntropy
+from minicnn.model import Sequential
+
+
+def draw_input(rng, shape, distinct):
+    """Standard-normal input; for max-pooling a shuffled ramp, so every value differs by far more than the step."""
+    if distinct:
+        size = int(np.prod(shape))
+        return (rng.permutation(size).reshape(shape) - size / 2) / size
+    return rng.standard_normal(shape)
+
+
+@pytest.mark.parametrize("case", LAYER_CASES, ids=lambda case: case.name)
+@given(data=st.data())
+def test_layer_backward_matches_numerical_gradient(case, data, backend_name):
+    layer, shape = case.draw(data.draw)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    batch = data.draw(st.integers(2, 3), label="batch")
+    training = data.draw(st.booleans(), label="training")
+    layer.build(shape, rng=rng, dtype=np.float64)
+    if isinstance(layer, layers.BatchNorm):
+        # random gamma and beta, and non-trivial running statistics for inference mode
+        for key, value in (("gamma", rng.standard_normal(shape[0])), ("beta", rng.standard_normal(shape[0]))):
+            layer.params[key] = backend.to_device(value)
+        layer.buffers["running_mean"][...] = backend.to_device(rng.standard_normal(shape[0]))
+        layer.buffers["running_var"][...] = backend.to_device(rng.uniform(0.5, 2.0, shape[0]))
+    x = draw_input(rng, (batch,) + shape, case.distinct)
+    dout = rng.standard_normal((batch,) + layer.output_shape)  # a random upstream gradient
+    report = check_layer(layer, x=x, dout=dout, training=training)
+    assert report.passed, f"{layer!r} on {shape}, training={training}:\n{report}"
+
+
+@given(seed=st.integers(0, 2**32 - 1), batch=st.integers(1, 4), classes=st.integers(2, 6),
+       smoothing=st.sampled_from([0.0, 0.1, 0.3]), scale=st.sampled_from([1.0, 10.0]))
+def test_loss_gradient(seed, batch, classes, smoothing, scale, backend_name):
+    rng = np.random.default_rng(seed)
+    logits = backend.to_device(rng.standard_normal((batch, classes)) * scale)
+    labels = rng.integers(0, classes, batch)
+    loss = SoftmaxCrossEntropy(label_smoothing=smoothing)
+    report = check_gradients(lambda z: np.array(loss.forward(z, labels)), lambda _: loss.backward(),
+                             logits, {}, dict, np.array(1.0))
+    assert report.passed, str(report)
+
+
+@given(seed=st.integers(0, 2**32 - 1), training=st.booleans(), padding=st.sampled_from(["same", "valid"]))
+def test_whole_model_gradient(seed, training, padding, backend_name):
+    model = Sequential([layers.Conv2D(3, 3, padding=padding), layers.BatchNorm(), layers.ReLU(), layers.MaxPool2D(),
+                        layers.Flatten(), layers.Dense(6), layers.LeakyReLU(0.1), layers.Dropout(0.3),
+                        layers.Dense(4)], input_shape=(2, 6, 6), dtype="float64", seed=seed)
+    rng = np.random.default_rng(seed)
+    report = check_model(model, SoftmaxCrossEntropy(0.1), rng.standard_normal((3, 2, 6, 6)),
+                         rng.integers(0, 4, 3), training=training)
+    assert report.passed, str(report)
+
+
+class ReLUWithWrongBackward(layers.ReLU):
+    def backward(self, dout):
+        return dout  # forgets the mask
+
+
+def test_the_checker_catches_a_wrong_backward():
+    report = check_layer(ReLUWithWrongBackward(), input_shape=(10,), batch_size=4)
+    assert not report.passed
+    assert "FAILED" in str(report)
+
+
+def test_checker_refuses_float32_layers():
+    layer = layers.Dense(3)
+    layer.build((4,), dtype=np.float32)
+    with pytest.raises(ValueError, match="float64"):
+        check_layer(layer)

@@ -1,0 +1,170 @@
+"""Sequential: parameter counts and summaries as Keras prints them, save/load, refusing bad checkpoints."""
+import json
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+from minicnn import backend, layers, zoo
+from minicnn.model import Sequential
+
+# (trainable, non-trainable) as the papers publish them (../shared/papers.md), written out, not recomputed
+PUBLISHED_COUNTS = {
+    "band-cnn": (786_122, 0),
+    "awasthi-basic-cnn": (1_386_506, 0),
+    "awasthi-enhanced-cnn": (422_474, 448),
+    "report-ann": (235_146, 0),
+    "report-cnn": (1_625_866, 0),
+    "saraswat-pca-dnn": (12_682, 0),
+    "saraswat-cnn": (262_890, 224),
+    "miniproject-basic-cnn": (225_034, 0),
+    "miniproject-enhanced-cnn": (241_994, 448),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_COUNTS))
+def test_zoo_network_has_the_published_parameter_count(name):
+    assert zoo.build(name).count_params() == PUBLISHED_COUNTS[name]
+    assert (zoo.NETWORKS[name].trainable_params, zoo.NETWORKS[name].non_trainable_params) == PUBLISHED_COUNTS[name]
+
+
+@pytest.mark.parametrize("name, total, trainable, non_trainable", [
+    ("awasthi-enhanced-cnn", "422,922", "422,474", "448"),
+    ("miniproject-enhanced-cnn", "242,442", "241,994", "448"),
+    ("band-cnn", "786,122", "786,122", "0"),
+    ("saraswat-cnn", "263,114", "262,890", "224"),
+])
+def test_summary_totals_match_keras(name, total, trainable, non_trainable):
+    text = zoo.build(name).summary()
+    assert f"Total params: {total}\n" in text
+    assert f"Trainable params: {trainable}\n" in text
+    assert f"Non-trainable params: {non_trainable}\n" in text
+
+
+def test_summary_rows_are_keras_layout():
+    lines = zoo.build("miniproject-enhanced-cnn").summary().splitlines()
+    assert lines[2].split() == ["Layer", "(type)", "Output", "Shape", "Param", "#"]
+    rows = {line.split()[0]: line for line in lines if line.startswith(" ") and "(" in line}
+    assert "(None, 32, 26, 26)" in rows["conv2d"] and rows["conv2d"].rstrip().endswith(" 320")
+    assert "(None, 128, 3, 3)" in rows["conv2d_2"] and rows["conv2d_2"].rstrip().endswith(" 73,856")
+    assert rows["batch_norm_2"].rstrip().endswith(" 512")
+    assert "(None, 1152)" in rows["flatten"]
+    assert rows["dense"].rstrip().endswith(" 147,584")
+
+
+def test_build_errors_name_the_layer():
+    with pytest.raises(ValueError, match="Dense 'dense'.*Flatten"):
+        Sequential([layers.Dense(3)], input_shape=(1, 4, 4))
+    with pytest.raises(ValueError, match="Conv2D 'conv2d'.*does not fit"):
+        Sequential([layers.Conv2D(3, 5)], input_shape=(1, 3, 3))
+
+
+def test_forward_with_wrong_shape_names_layer_and_shapes():
+    model = zoo.build("awasthi-basic-cnn")
+    with pytest.raises(ValueError, match=r"Conv2D 'conv2d' expected input of shape \(N, 1, 28, 28\), got \(2, 1, 32, 32\)"):
+        model.forward(np.zeros((2, 1, 32, 32), dtype=np.float32))
+
+
+def trained_model():
+    model = Sequential([layers.Conv2D(3, 3, padding="same"), layers.BatchNorm(), layers.ReLU(), layers.MaxPool2D(),
+                        layers.Flatten(), layers.Dense(4), layers.Dropout(0.5), layers.Dense(3)],
+                       input_shape=(1, 6, 6), seed=3)
+    x = np.random.default_rng(0).random((8, 1, 6, 6), dtype=np.float32)
+    model.forward(x, training=True)  # moves the BatchNorm running statistics off their start
+    return model, x
+
+
+def test_save_load_round_trip_gives_identical_outputs(tmp_path, backend_name):
+    model, x = trained_model()
+    path = tmp_path / "model.npz"
+    model.save(path)
+    loaded = Sequential.load(path)
+    assert [type(layer) for layer in loaded.layers] == [type(layer) for layer in model.layers]
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
+    np.testing.assert_array_equal(backend.to_numpy(loaded.forward(x)), backend.to_numpy(model.forward(x)))
+    assert loaded.count_params() == model.count_params()
+    assert not [name for name in os.listdir(tmp_path) if name != "model.npz"], "temporary files left behind"
+
+
+def rewrite(path, target, change):
+    """Copy checkpoint ``path`` to ``target`` with ``change(dict of arrays)`` applied."""
+    with np.load(path) as archive:
+        contents = {key: archive[key] for key in archive.files}
+    change(contents)
+    np.savez(target, **contents)
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (lambda c: c.__setitem__("param/0/W", np.zeros((3, 1, 2, 2), np.float32)), "shape"),
+    (lambda c: c.pop("buffer/1/running_var"), "missing"),
+    (lambda c: c.__setitem__("param/9/W", np.zeros(2, np.float32)), "unexpected"),
+    (lambda c: c.__setitem__("architecture", np.array("{not json")), "architecture"),
+    (lambda c: c.__setitem__("format_version", np.array(99)), "format version 99"),
+    (lambda c: c.__setitem__("architecture", np.array(json.dumps(
+        {"input_shape": [1, 6, 6], "dtype": "float32", "layers": [{"class": "os.system", "config": {}}]}))),
+     "unknown layer class"),
+])
+def test_tampered_checkpoints_are_refused(tmp_path, tamper, message):
+    model, _ = trained_model()
+    model.save(tmp_path / "good.npz")
+    rewrite(tmp_path / "good.npz", tmp_path / "bad.npz", tamper)
+    with pytest.raises(ValueError, match=message) as error:
+        Sequential.load(tmp_path / "bad.npz")
+    assert "bad.npz" in str(error.value)
+
+
+def test_pickled_objects_are_refused(tmp_path):
+    model, _ = trained_model()
+    model.save(tmp_path / "good.npz")
+    rewrite(tmp_path / "good.npz", tmp_path / "pickled.npz",
+            lambda c: c.__setitem__("param/0/W", np.array([{"evil": 1}], dtype=object)))
+    with pytest.raises(ValueError, match="pickled.npz"):
+        Sequential.load(tmp_path / "pickled.npz")
+
+
+@pytest.mark.parametrize("content", [b"", b"this is not a zip file at all", b"PK\x03\x04truncated"])
+def test_not_a_zip_is_refused(tmp_path, content):
+    path = tmp_path / "junk.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="junk.npz"):
+        Sequential.load(path)
+
+
+def test_truncated_checkpoint_is_refused(tmp_path):
+    model, _ = trained_model()
+    model.save(tmp_path / "good.npz")
+    data = (tmp_path / "good.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[:len(data) // 2])
+    with pytest.raises(ValueError, match="cut.npz"):
+        Sequential.load(tmp_path / "cut.npz")
+
+
+def test_missing_file_is_an_os_error(tmp_path):
+    with pytest.raises(OSError):
+        Sequential.load(tmp_path / "nothing-here.npz")
+
+
+def test_object_arrays_are_never_written(tmp_path):
+    model, _ = trained_model()
+    with pytest.raises(ValueError, match="pickle"):
+        model.save(tmp_path / "model.npz", extra_arrays={"bad": np.array([{"a": 1}], dtype=object)})
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_crash_while_saving_keeps_the_old_file(tmp_path, monkeypatch):
+    model, _ = trained_model()
+    path = tmp_path / "model.npz"
+    model.save(path)
+    before = path.read_bytes()
+
+    def write_half_then_fail(file, **contents):
+        file.write(b"PK\x03\x04 half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", write_half_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        model.save(path)
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["model.npz"]
+    assert zipfile.is_zipfile(path)

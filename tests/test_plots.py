@@ -1,0 +1,248 @@
+"""Every figure in minicnn.plots is written as a readable PNG, edge cases included."""
+import os
+import subprocess
+import sys
+import warnings
+
+import matplotlib.image
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from minicnn import plots
+from minicnn.metrics import FASHION_MNIST_CLASSES
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png(path, min_width=300, min_height=200):
+    """``path`` holds a PNG that matplotlib reads back at a sensible size."""
+    with open(path, "rb") as file:
+        assert file.read(len(PNG_SIGNATURE)) == PNG_SIGNATURE
+    pixels = matplotlib.image.imread(path)
+    height, width = pixels.shape[:2]
+    assert width >= min_width and height >= min_height, (width, height)
+    # A blank canvas would mean nothing was drawn.
+    assert pixels.std() > 0.01
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+@pytest.fixture
+def history():
+    epochs = np.arange(1, 13)
+    return {
+        "loss": list(1.0 / epochs),
+        "accuracy": list(1.0 - 0.5 / epochs),
+        "val_loss": list(1.0 / epochs + 0.01 * epochs),
+        "val_accuracy": list(0.9 - 0.4 / epochs - 0.005 * epochs),
+        "lr": [1e-3] * 12,
+        "seconds": [2.5] * 12,
+    }
+
+
+@pytest.fixture
+def images(rng):
+    return rng.integers(0, 256, size=(40, 28, 28), dtype=np.uint8)
+
+
+@pytest.fixture
+def labels(rng):
+    return rng.integers(0, 10, size=40)
+
+
+def test_plot_history_writes_a_png_and_returns_its_path(tmp_path, history):
+    path = tmp_path / "history.png"
+    assert plots.plot_history(history, path) == path
+    assert_png(path)
+
+
+def test_plot_history_without_validation_keys(tmp_path, history):
+    path = tmp_path / "history.png"
+    plots.plot_history({"loss": history["loss"], "accuracy": history["accuracy"]}, path)
+    assert_png(path)
+
+
+def test_plot_history_from_numpy_arrays(tmp_path, history):
+    path = tmp_path / "history.png"
+    plots.plot_history({key: np.asarray(values) for key, values in history.items()}, path)
+    assert_png(path)
+
+
+def test_plot_history_with_loss_only_and_a_single_epoch(tmp_path):
+    path = tmp_path / "history.png"
+    plots.plot_history({"loss": [0.7], "val_loss": [0.8]}, path)
+    assert_png(path, min_width=200)
+
+
+def test_plot_history_survives_a_nan_loss(tmp_path, history):
+    history["loss"][-1] = history["val_loss"][-1] = float("nan")
+    plots.plot_history(history, tmp_path / "history.png")
+    assert_png(tmp_path / "history.png")
+
+
+def test_plot_history_without_any_curve_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="no values for any of"):
+        plots.plot_history({"lr": [0.1, 0.1]}, tmp_path / "history.png")
+
+
+def test_best_validation_epoch_prefers_accuracy_then_loss(history):
+    assert plots._best_validation_epoch(history) == int(np.argmax(history["val_accuracy"]))
+    del history["val_accuracy"]
+    assert plots._best_validation_epoch(history) == int(np.argmin(history["val_loss"]))
+    del history["val_loss"]
+    assert plots._best_validation_epoch(history) is None
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_plot_confusion_matrix(tmp_path, rng, normalize):
+    matrix = rng.integers(0, 50, size=(10, 10)) + np.diag(np.full(10, 900))
+    matrix[3] = 0  # a class with no test samples must not produce NaNs
+    path = tmp_path / "confusion.png"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plots.plot_confusion_matrix(matrix, FASHION_MNIST_CLASSES, path, normalize=normalize)
+    assert_png(path, min_width=800, min_height=800)
+
+
+def test_plot_confusion_matrix_rejects_a_shape_that_does_not_fit_the_names(tmp_path):
+    with pytest.raises(ValueError, match=r"shape \(10, 10\)"):
+        plots.plot_confusion_matrix(np.eye(3), FASHION_MNIST_CLASSES, tmp_path / "confusion.png")
+
+
+def test_plot_samples_from_uint8_images_without_channel_axis(tmp_path, images, labels):
+    path = tmp_path / "samples.png"
+    plots.plot_samples(images, labels, FASHION_MNIST_CLASSES, path)
+    assert_png(path, min_width=600, min_height=600)
+
+
+def test_plot_samples_from_few_float_images_with_channel_axis(tmp_path, images, labels):
+    path = tmp_path / "samples.png"
+    plots.plot_samples(images[:3, None] / 255.0, labels[:3], FASHION_MNIST_CLASSES, path, count=25)
+    assert_png(path)
+
+
+def test_plot_samples_rejects_colour_images(tmp_path, labels):
+    with pytest.raises(ValueError, match=r"\(N, 1, H, W\)"):
+        plots.plot_samples(np.zeros((4, 3, 28, 28)), labels[:4], FASHION_MNIST_CLASSES,
+                           tmp_path / "samples.png")
+
+
+def test_plot_misclassified_with_probabilities(tmp_path, images, labels, rng):
+    predictions = np.where(rng.random(40) < 0.5, labels, (labels + 1) % 10)
+    probabilities = rng.dirichlet(np.ones(10), size=40)
+    path = tmp_path / "misclassified.png"
+    plots.plot_misclassified(images[:, None], labels, predictions, FASHION_MNIST_CLASSES, path,
+                             count=9, probabilities=probabilities)
+    assert_png(path, min_width=400, min_height=400)
+
+
+def test_plot_misclassified_without_probabilities(tmp_path, images, labels):
+    path = tmp_path / "misclassified.png"
+    plots.plot_misclassified(images, labels, (labels + 1) % 10, FASHION_MNIST_CLASSES, path)
+    assert_png(path, min_width=600, min_height=600)
+
+
+def test_plot_misclassified_when_every_prediction_is_right(tmp_path, images, labels):
+    path = tmp_path / "misclassified.png"
+    plots.plot_misclassified(images, labels, labels.copy(), FASHION_MNIST_CLASSES, path)
+    assert_png(path)
+
+
+def test_components_for_variance():
+    ratio = np.array([0.5, 0.3, 0.12, 0.05, 0.03])
+    assert plots.components_for_variance(ratio, 0.5) == 1
+    assert plots.components_for_variance(ratio, 0.90) == 3
+    assert plots.components_for_variance(ratio, 0.95) == 4
+    assert plots.components_for_variance(ratio[:2], 0.95) is None
+
+
+def test_pca_variance_and_plot(tmp_path, images):
+    ratio = plots.pca_explained_variance(images)
+    assert ratio.shape == (40,)
+    assert np.all(np.diff(ratio) <= 1e-12)
+    assert ratio.sum() == pytest.approx(1.0)
+    path = tmp_path / "pca_variance.png"
+    plots.plot_pca_variance(ratio, path)
+    assert_png(path)
+
+
+def test_plot_pca_variance_when_a_threshold_is_never_reached(tmp_path):
+    path = tmp_path / "pca_variance.png"
+    plots.plot_pca_variance(np.array([0.6, 0.2, 0.1]), path)
+    assert_png(path)
+
+
+def test_pca_embedding_in_two_and_three_dimensions(tmp_path, images, labels):
+    points = plots.pca_embedding(images)
+    assert points.shape == (40, 2)
+    plots.plot_embedding_2d(points, labels, FASHION_MNIST_CLASSES, tmp_path / "pca.png",
+                            "PCA", axis_labels=("PC 1", "PC 2"))
+    assert_png(tmp_path / "pca.png")
+
+    points = plots.pca_embedding(images[:, None] / 255.0, n_components=3)
+    assert points.shape == (40, 3)
+    plots.plot_embedding_3d(points, labels, FASHION_MNIST_CLASSES, tmp_path / "pca3d.png",
+                            "3-D PCA")
+    assert_png(tmp_path / "pca3d.png")
+
+
+@pytest.fixture
+def one_thread():
+    """Run t-SNE's OpenMP loops on one thread: on a busy shared machine, spinning
+    threads made a 1-second t-SNE of 100 points take 10 to 25 seconds."""
+    with threadpool_limits(limits=1):
+        yield
+
+
+def test_tsne_embeds_a_reproducible_subsample(tmp_path, rng, one_thread):
+    images = rng.random((150, 8, 8), dtype=np.float32)
+    labels = rng.integers(0, 10, size=150)
+    points, indices = plots.tsne_embedding(images, n_samples=100, seed=3)
+    assert points.shape == (100, 2)
+    assert np.all(np.diff(indices) > 0) and indices[-1] < 150
+    assert np.all(np.isfinite(points))
+    plots.plot_embedding_2d(points, labels[indices], FASHION_MNIST_CLASSES, tmp_path / "tsne.png",
+                            "t-SNE")
+    assert_png(tmp_path / "tsne.png")
+
+    again, same_indices = plots.tsne_embedding(images, n_samples=100, seed=3)
+    np.testing.assert_array_equal(same_indices, indices)
+    np.testing.assert_allclose(again, points)
+
+
+def test_tsne_of_fewer_images_than_asked_embeds_them_all(rng, one_thread):
+    points, indices = plots.tsne_embedding(rng.random((12, 4, 4)), n_samples=2000)
+    assert points.shape == (12, 2)
+    np.testing.assert_array_equal(indices, np.arange(12))
+
+
+def test_plot_embedding_rejects_mismatched_shapes(tmp_path, labels):
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        plots.plot_embedding_2d(np.zeros((40, 3)), labels, FASHION_MNIST_CLASSES,
+                                tmp_path / "bad.png", "bad")
+    with pytest.raises(ValueError, match=r"\(N, 3\)"):
+        plots.plot_embedding_3d(np.zeros((39, 3)), labels, FASHION_MNIST_CLASSES,
+                                tmp_path / "bad.png", "bad")
+
+
+def test_saving_creates_folders_overwrites_and_leaves_no_temporary_file(tmp_path, history):
+    path = tmp_path / "run" / "figures" / "history.png"
+    plots.plot_history(history, path)
+    plots.plot_history({"loss": history["loss"]}, str(path))
+    assert_png(path)
+    assert [file.name for file in path.parent.iterdir()] == ["history.png"]
+
+
+def test_importing_plots_leaves_pyplot_alone():
+    code = "import sys, minicnn.plots; print('matplotlib.pyplot' in sys.modules)"
+    # A fresh interpreter, since this one may have imported pyplot already;
+    # it must find the same minicnn as these tests.
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(plots.__file__)))
+    environment = {**os.environ, "PYTHONPATH": package_root}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, env=environment)
+    assert result.stdout.strip() == "False"

@@ -1,0 +1,158 @@
+"""The training loop: learning, history, callbacks, exact resume after a real Ctrl-C, a real NaN."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from minicnn import backend, layers, optim
+from minicnn.model import Sequential
+from minicnn.train import EarlyStopping, History, KeepBestWeights, TrainingDiverged, evaluate, fit
+
+TINY_SETUP = textwrap.dedent("""
+    import numpy as np
+    from minicnn import layers, optim
+    from minicnn.model import Sequential
+
+    def tiny_problem():
+        rng = np.random.default_rng(0)
+        y = rng.integers(0, 3, 96)
+        x = rng.standard_normal((96, 1, 6, 6)).astype(np.float32) * 0.5
+        x[np.arange(96), 0, y, y] += 2.0  # the class is written on the diagonal
+        return (x[:64], y[:64]), (x[64:], y[64:])
+
+    def tiny_model():
+        return Sequential([layers.Conv2D(4, 3, padding="same"), layers.BatchNorm(), layers.ReLU(),
+                           layers.MaxPool2D(), layers.Flatten(), layers.Dropout(0.3), layers.Dense(3)],
+                          input_shape=(1, 6, 6), seed=0)
+
+    def noisy_augment(x, rng):
+        return x + rng.standard_normal(x.shape).astype(x.dtype) * 0.01
+""")
+namespace = {}
+exec(TINY_SETUP, namespace)
+tiny_problem, tiny_model, noisy_augment = namespace["tiny_problem"], namespace["tiny_model"], namespace["noisy_augment"]
+
+
+def weights(model):
+    return {key: backend.to_numpy(value).copy() for key, value in model.arrays().items()}
+
+
+def test_fit_learns_and_records_history(backend_name):
+    train, val = tiny_problem()
+    model = tiny_model()
+    history = fit(model, optim.Adam(model, lr=0.01), train, val, epochs=8, batch_size=16, progress=False)
+    assert history["epoch"] == list(range(1, 9))
+    assert history["loss"][-1] < history["loss"][0]
+    assert history["val_accuracy"][-1] > 0.8
+    assert all(seconds > 0 for seconds in history["seconds"])
+    assert evaluate(model, *val)[1] == pytest.approx(history["val_accuracy"][-1])
+
+
+def test_history_files(tmp_path):
+    history = History()
+    history.append(epoch=1, loss=0.5, accuracy=0.8, lr=0.001, seconds=1.5)
+    history.save_json(tmp_path / "h.json")
+    history.save_csv(tmp_path / "h.csv")
+    assert json.loads((tmp_path / "h.json").read_text())["loss"] == [0.5]
+    lines = (tmp_path / "h.csv").read_text().splitlines()
+    assert lines[0] == "epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds"
+    assert lines[1] == "1,0.5,0.8,,,0.001,1.5"
+
+
+def run_to_the_end(checkpoint=None, resume=False, epochs=4):
+    train, val = tiny_problem()
+    model = tiny_model()
+    optimizer = optim.Adam(model, lr=0.01)
+    schedule = optim.CosineAnnealingLR(optimizer, T_max=4)
+    callbacks = [KeepBestWeights("val_loss")]
+    history = fit(model, optimizer, train, val, epochs=epochs, batch_size=16, schedule=schedule,
+                  augment=noisy_augment, callbacks=callbacks, checkpoint=checkpoint, resume=resume, seed=5,
+                  progress=False)
+    return model, history
+
+
+def test_resume_after_a_real_ctrl_c_gives_the_same_numbers(tmp_path):
+    checkpoint = str(tmp_path / "checkpoint.npz")
+    # a child process that sends itself SIGINT in the middle of epoch 3 (step 2 of 4)
+    script = TINY_SETUP + textwrap.dedent(f"""
+        import os, signal
+        from minicnn.train import fit, KeepBestWeights
+        train, val = tiny_problem()
+        model = tiny_model()
+        optimizer = optim.Adam(model, lr=0.01)
+        schedule = optim.CosineAnnealingLR(optimizer, T_max=4)
+        def augment_then_interrupt(x, rng):
+            if fit_position[0] == (3, 2):
+                os.kill(os.getpid(), signal.SIGINT)
+            fit_position[0] = (fit_position[0][0] + (fit_position[0][1] == 3), (fit_position[0][1] + 1) % 4)
+            return noisy_augment(x, rng)
+        fit_position = [(1, 0)]
+        fit(model, optimizer, train, val, epochs=4, batch_size=16, schedule=schedule,
+            augment=augment_then_interrupt, callbacks=[KeepBestWeights("val_loss")],
+            checkpoint={checkpoint!r}, seed=5, progress=True)
+    """)
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, MINICNN_BACKEND=backend.name))
+    assert child.returncode != 0 and "KeyboardInterrupt" in child.stderr, child.stderr
+    assert "interrupted: saved" in child.stderr and "epoch 3, step 3" in child.stderr
+    assert "epoch   2" in child.stdout and "epoch   3" not in child.stdout
+
+    resumed_model, resumed_history = run_to_the_end(checkpoint, resume=True)
+    straight_model, straight_history = run_to_the_end()
+    assert resumed_history == straight_history | {"seconds": resumed_history["seconds"]}
+    for key, value in weights(straight_model).items():
+        np.testing.assert_array_equal(weights(resumed_model)[key], value, err_msg=key)
+
+
+def test_resume_from_epoch_checkpoint(tmp_path):
+    checkpoint = str(tmp_path / "checkpoint.npz")
+    run_to_the_end(checkpoint, epochs=2)                  # stops after epoch 2 ...
+    model, history = run_to_the_end(checkpoint, resume=True, epochs=4)   # ... and goes on to 4
+    straight_model, straight_history = run_to_the_end(epochs=4)
+    assert history["val_loss"] == straight_history["val_loss"]
+    for key, value in weights(straight_model).items():
+        np.testing.assert_array_equal(weights(model)[key], value, err_msg=key)
+
+
+def test_a_diverging_run_stops_with_epoch_and_step_and_keeps_the_checkpoint(tmp_path):
+    train, val = tiny_problem()
+    model = tiny_model()
+    optimizer = optim.SGD(model, lr=0.01)
+    schedule = optim.ExponentialLR(optimizer, gamma=1e40)  # epoch 2 runs at lr 1e38: the weights overflow
+    checkpoint = tmp_path / "checkpoint.npz"
+    with pytest.raises(TrainingDiverged, match=r"at epoch 2, step \d+ of 4.*checkpoint\.npz") as error, \
+            np.errstate(over="ignore", invalid="ignore"):
+        fit(model, optimizer, train, val, epochs=3, batch_size=16, schedule=schedule, checkpoint=str(checkpoint),
+            progress=False)
+    assert "nan" in str(error.value) or "inf" in str(error.value)
+    good = Sequential.load(checkpoint)  # the epoch-1 checkpoint is intact and finite
+    assert all(np.isfinite(value).all() for value in weights(good).values())
+
+
+def test_early_stopping_and_best_weights():
+    train, val = tiny_problem()
+    model = tiny_model()
+    keep_best = KeepBestWeights("val_loss")
+    history = fit(model, optim.SGD(model, lr=0.0), train, val, epochs=20, batch_size=16,
+                  callbacks=[keep_best, EarlyStopping("val_loss", patience=2)], progress=False)
+    assert len(history["epoch"]) == 3  # lr 0: nothing improves after epoch 1
+    model = tiny_model()
+    keep_best = KeepBestWeights("val_loss")
+    history = fit(model, optim.Adam(model, lr=0.05), train, val, epochs=6, batch_size=16, callbacks=[keep_best],
+                  progress=False)
+    best = int(np.argmin(history["val_loss"]))
+    assert keep_best.best_epoch == best + 1
+    assert evaluate(model, *val)[0] == pytest.approx(history["val_loss"][best], rel=1e-5)
+
+
+def test_plain_progress_prints_one_line_per_epoch(capsys):
+    train, val = tiny_problem()
+    model = tiny_model()
+    fit(model, optim.Adam(model), train, val, epochs=2, batch_size=32, progress=True)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
+    assert len(lines) == 2 and "val_acc" in lines[0]
