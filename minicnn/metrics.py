@@ -12,11 +12,9 @@ class that appears neither in the true nor in the predicted labels.
 import numpy as np
 
 from minicnn import backend
+from minicnn.data.datasets import CLASS_NAMES
 
-FASHION_MNIST_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)
+FASHION_MNIST_CLASSES = CLASS_NAMES["fashion-mnist"]
 
 
 def _as_labels(labels, name, num_classes):
@@ -196,13 +194,8 @@ def format_confusion_matrix(matrix, class_names):
     Returns:
     - table: str, a title line, a header line and one line per true class
     """
-    matrix = backend.to_numpy(matrix)
+    matrix = checked_confusion_matrix(matrix, class_names)
     num_classes = len(class_names)
-    if matrix.shape != (num_classes, num_classes):
-        raise ValueError(
-            f"a confusion matrix for {num_classes} class names must have shape "
-            f"({num_classes}, {num_classes}), got {matrix.shape}"
-        )
     cells = [[str(count) for count in row] for row in matrix.tolist()]
     cell_width = max(len(str(num_classes - 1)), *(len(cell) for row in cells for cell in row)) + 2
     index_width = len(str(num_classes - 1))
@@ -215,3 +208,15 @@ def format_confusion_matrix(matrix, class_names):
         label = f"{index:>{index_width}} {name}"
         lines.append(f"{label:<{label_width}}" + "".join(f"{cell:>{cell_width}}" for cell in row))
     return "\n".join(lines) + "\n"
+
+
+def checked_confusion_matrix(matrix, class_names):
+    """``matrix`` as a host array, after checking it is (C, C) for the C ``class_names``."""
+    matrix = backend.to_numpy(matrix)
+    num_classes = len(class_names)
+    if matrix.shape != (num_classes, num_classes):
+        raise ValueError(
+            f"a confusion matrix for {num_classes} class names must have shape "
+            f"({num_classes}, {num_classes}), got {matrix.shape}"
+        )
+    return matrix

@@ -1,12 +1,11 @@
 """Sequential: a list of layers run in order, with Keras's summary and one-file checkpoints."""
 import json
-import os
-import tempfile
 import zipfile
 
 import numpy as np
 
 from minicnn import backend
+from minicnn.files import atomic_write
 from minicnn.layers import LAYER_CLASSES
 from minicnn.layers.base import check_initializer
 
@@ -185,28 +184,17 @@ class Sequential:
 
 
 def write_npz_atomically(path, contents):
-    """np.savez into a temporary file beside ``path``, then rename it into place.
+    """np.savez into ``path`` through files.atomic_write.
 
     Object arrays are refused: they could only be stored pickled, and
     checkpoints are read with allow_pickle=False.
     """
-    path = os.fspath(path)
     contents = {key: np.asarray(value) for key, value in contents.items()}
     for key, value in contents.items():
         if value.dtype.hasobject:
             raise ValueError(f"cannot save {key!r} into {path}: object arrays would need pickle")
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **contents)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    with atomic_write(path) as file:
+        np.savez(file, **contents)
 
 
 def read_npz(path):

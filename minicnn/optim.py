@@ -18,7 +18,9 @@ class Optimizer:
     def __init__(self, model, lr, **hyperparameters):
         self.model = model
         self.lr = float(lr)
-        self.hyperparameters = {key: hyperparameters.get(key, default) for key, default in self.defaults.items()}
+        # each setting takes its default's type: Python floats, so no NumPy float64 scalar turns float32 into float64
+        self.hyperparameters = {key: type(default)(hyperparameters.get(key, default))
+                                for key, default in self.defaults.items()}
         unknown = set(hyperparameters) - set(self.defaults)
         if unknown:
             raise TypeError(f"{type(self).__name__} got unknown settings {sorted(unknown)}")

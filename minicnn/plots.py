@@ -13,7 +13,6 @@ scikit-learn, needed only for the PCA and t-SNE embeddings, is imported inside
 those helpers so that training never pays for importing it.
 """
 import math
-import os
 
 import matplotlib
 import numpy as np
@@ -22,6 +21,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from minicnn import backend
+from minicnn.files import atomic_write
+from minicnn.metrics import checked_confusion_matrix
 
 DPI = 130
 HISTORY_CURVES = ("loss", "val_loss", "accuracy", "val_accuracy")
@@ -39,20 +40,9 @@ def _new_figure(width, height):
 
 
 def _save_figure(figure, path):
-    """Write ``figure`` to ``path`` as PNG and return ``path``.
-
-    The PNG is written to a temporary file beside ``path`` and renamed over it,
-    so a reader never sees half a file, even if plotting fails midway.
-    """
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    temporary_path = f"{os.fspath(path)}.{os.getpid()}.partial"
-    try:
-        figure.savefig(temporary_path, format="png", dpi=DPI)
-        os.replace(temporary_path, path)
-    except BaseException:
-        if os.path.exists(temporary_path):
-            os.remove(temporary_path)
-        raise
+    """Write ``figure`` to ``path`` as PNG (atomically) and return ``path``."""
+    with atomic_write(path) as file:
+        figure.savefig(file, format="png", dpi=DPI)
     return path
 
 
@@ -167,13 +157,8 @@ def plot_confusion_matrix(matrix, class_names, path, normalize=True, title=None)
     Returns:
     - path
     """
-    counts = backend.to_numpy(matrix)
+    counts = checked_confusion_matrix(matrix, class_names)
     num_classes = len(class_names)
-    if counts.shape != (num_classes, num_classes):
-        raise ValueError(
-            f"a confusion matrix for {num_classes} class names must have shape "
-            f"({num_classes}, {num_classes}), got {counts.shape}"
-        )
     if normalize:
         row_totals = counts.sum(axis=1, keepdims=True)
         # A class with no true samples gets an empty row instead of NaNs.

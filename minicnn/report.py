@@ -5,6 +5,7 @@ import os
 import numpy as np
 
 from minicnn import metrics, plots
+from minicnn.files import atomic_write
 from minicnn.losses import softmax
 
 
@@ -22,13 +23,13 @@ def write_run(out_dir, model, history, test, config, class_names, batch_size=512
     predicted = logits.argmax(axis=1)
     test_accuracy = metrics.accuracy(y_test, predicted)
     matrix = metrics.confusion_matrix(y_test, predicted, num_classes=len(class_names))
-    with open(os.path.join(out_dir, "config.json"), "w") as file:
+    with atomic_write(os.path.join(out_dir, "config.json"), "w") as file:
         json.dump(dict(config, test_accuracy=test_accuracy), file, indent=2)
     history.save_json(os.path.join(out_dir, "history.json"))
     history.save_csv(os.path.join(out_dir, "history.csv"))
     model.save(os.path.join(out_dir, "model.npz"))
     trainable, non_trainable = model.count_params()
-    with open(os.path.join(out_dir, "report.txt"), "w") as file:
+    with atomic_write(os.path.join(out_dir, "report.txt"), "w") as file:
         file.write(f"{model.name}: {trainable:,} trainable + {non_trainable:,} non-trainable parameters\n")
         file.write(f"test accuracy: {test_accuracy:.4f} on {len(y_test):,} images\n\n")
         file.write(metrics.classification_report(y_test, predicted, class_names=class_names) + "\n\n")

@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from minicnn import backend
+from minicnn.files import atomic_write
 from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.model import read_npz
 
@@ -39,11 +40,11 @@ class History(dict):
             self[key].append(values.get(key))
 
     def save_json(self, path):
-        with open(path, "w") as file:
+        with atomic_write(path, "w") as file:
             json.dump(self, file, indent=1)
 
     def save_csv(self, path):
-        with open(path, "w") as file:
+        with atomic_write(path, "w") as file:
             file.write(",".join(HISTORY_KEYS) + "\n")
             for row in zip(*(self[key] for key in HISTORY_KEYS)):
                 file.write(",".join("" if value is None else repr(value) for value in row) + "\n")

@@ -123,7 +123,13 @@ FLAGSHIP = "awasthi-enhanced-cnn"
 
 
 def build(name, seed=None, dtype="float32", init=None):
-    """A fresh Sequential of zoo network ``name``, initialised like its paper's framework unless ``init`` says."""
+    """A fresh Sequential of zoo network ``name``, initialised like its paper's framework unless ``init`` says.
+
+    BatchNorm layers use the PyTorch convention (momentum 0.1 on the new batch
+    statistic) even in Keras papers: Keras's 0.99-kept running statistics are
+    still unsettled after a short run and make inference accuracy collapse
+    (DESIGN.md, known pitfalls). The parameter counts are the same either way.
+    """
     if name not in NETWORKS:
         raise KeyError(f"unknown network {name!r}; the zoo has: {', '.join(NETWORKS)}")
     network = NETWORKS[name]

@@ -168,3 +168,23 @@ def test_a_crash_while_saving_keeps_the_old_file(tmp_path, monkeypatch):
     assert path.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["model.npz"]
     assert zipfile.is_zipfile(path)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: layers.Conv2D(3, 3, stride=0), "stride must be >= 1"),
+    (lambda: layers.MaxPool2D(2, stride=0), "stride must be >= 1"),
+    (lambda: layers.Conv2D(3, 3, padding="full"), "padding must be"),
+    (lambda: layers.Dropout(1.0), "probability of dropping"),
+    (lambda: layers.BatchNorm(convention="tensorflow"), "convention"),
+])
+def test_bad_layer_settings_are_refused(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_batch_norm_refuses_a_single_value_per_channel_in_training():
+    layer = layers.BatchNorm()
+    layer.build((4,))
+    with pytest.raises(ValueError, match="more than one value per channel"):
+        layer.forward(np.ones((1, 4), dtype=np.float32), training=True)
+    assert layer.forward(np.ones((1, 4), dtype=np.float32), training=False).shape == (1, 4)

@@ -1,7 +1,6 @@
 """The training loop: learning, history, callbacks, exact resume after a real Ctrl-C, a real NaN."""
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -9,7 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from minicnn import backend, layers, optim
+from minicnn import backend, optim
 from minicnn.model import Sequential
 from minicnn.train import EarlyStopping, History, KeepBestWeights, TrainingDiverged, evaluate, fit
 

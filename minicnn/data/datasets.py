@@ -23,12 +23,12 @@ import collections
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.request
 
 import numpy as np
 
 from minicnn.data.idx import DatasetError, decompress_if_gzip, parse_idx, read_idx
+from minicnn.files import atomic_write
 
 try:
     from tqdm.auto import tqdm
@@ -231,7 +231,8 @@ def download_missing(name, target_dir):
             except NETWORK_ERRORS as error:
                 network_failures.append(f"{url}: {error}")
                 continue
-            write_atomically(os.path.join(target_dir, file_name + ".gz"), data)
+            with atomic_write(os.path.join(target_dir, file_name + ".gz")) as file:
+                file.write(data)
             break
         else:
             if verification_failures:
@@ -275,20 +276,6 @@ def verify(data, url, checksum):
                 f"of the {what} file, got {actual}; the file was not saved"
             )
     parse_idx(content, url)
-
-
-def write_atomically(path, data):
-    """Write `data` to `path` via a temporary file in the same directory, so
-    `path` either keeps its old content or gets all of the new."""
-    directory, base = os.path.split(path)
-    descriptor, temp_path = tempfile.mkstemp(dir=directory, prefix=f".{base}.", suffix=".part")
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-        os.replace(temp_path, path)
-    except BaseException:
-        os.remove(temp_path)
-        raise
 
 
 def not_found_message(name, searched, download_allowed, download_failures):

@@ -28,6 +28,8 @@ class Conv2D(Layer):
         self.filters = int(filters)
         self.kernel_size = (kernel_size, kernel_size) if np.isscalar(kernel_size) else tuple(kernel_size)
         self.stride = int(stride)
+        if self.stride < 1:
+            raise ValueError(f"Conv2D stride must be >= 1, got {stride}")
         if not (padding in ("valid", "same") or (isinstance(padding, int) and padding >= 0)):
             raise ValueError(f"Conv2D padding must be 'valid', 'same' or an int >= 0, got {padding!r}")
         self.padding = padding

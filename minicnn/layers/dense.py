@@ -47,7 +47,7 @@ class Dense(Layer):
 
 
 class Flatten(Layer):
-    """(N, C, H, W) -> (N, C*H*W), in channels-first order. Caches nothing but the shape."""
+    """(N, C, H, W) -> (N, C*H*W), in channels-first order. Caches nothing: backward reshapes to input_shape."""
 
     def compute_output_shape(self, input_shape):
         size = 1

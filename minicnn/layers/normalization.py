@@ -75,6 +75,9 @@ class BatchNorm(Layer):
         self.training = training
         if training:
             count = x.size // x.shape[1]
+            if count < 2:
+                raise ValueError(f"BatchNorm '{self.name}' needs more than one value per channel in training, "
+                                 f"got input of shape {tuple(x.shape)}")
             mean = self.per_channel_sum(x) * (1.0 / count)
             centered = x - mean.reshape(shape)
             variance = self.per_channel_sum(centered, centered) * (1.0 / count)
@@ -92,7 +95,7 @@ class BatchNorm(Layer):
     def update_running_statistics(self, mean, variance, count):
         if self.convention == "pytorch":
             new_weight = self.momentum
-            variance = variance * (count / max(count - 1, 1))
+            variance = variance * (count / (count - 1))
         else:
             new_weight = 1.0 - self.momentum
         for key, batch_value in (("running_mean", mean), ("running_var", variance)):

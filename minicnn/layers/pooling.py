@@ -17,6 +17,8 @@ class Pool2D(Layer):
         super().__init__(name)
         self.pool_size = (pool_size, pool_size) if np.isscalar(pool_size) else tuple(pool_size)
         self.stride = int(stride) if stride is not None else None
+        if self.stride is not None and self.stride < 1:
+            raise ValueError(f"{type(self).__name__} stride must be >= 1 (or None for the window size), got {stride}")
 
     def config(self):
         return {"pool_size": list(self.pool_size), "stride": self.stride, "name": self.name}
