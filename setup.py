@@ -4,6 +4,9 @@ with open("README.md", encoding="utf-8") as readme:
     long_description = readme.read()
 
 figures = ["matplotlib>=3.7", "scikit-learn>=1.3", "tqdm>=4.60"]
+# `minicnn sweep` runs configurations with joblib on this machine, or on a Dask cluster with --dask
+sweep = ["joblib>=1.3"]
+dask = sweep + ["dask[distributed]>=2023.1"]
 
 setup(
     name="minicnn",
@@ -18,9 +21,11 @@ setup(
     extras_require={
         "cuda12": ["cupy-cuda12x"],
         "cuda13": ["cupy-cuda13x"],
-        "examples": figures,
-        "test": figures + ["pytest>=7", "hypothesis>=6.80"],
+        "examples": figures + sweep,
+        "sweep": figures + sweep,
+        "dask": figures + dask,
+        "test": figures + dask + ["pytest>=7", "hypothesis>=6.80"],
         "benchmarks": figures + ["torch", "psutil"],
     },
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": ["minicnn = minicnn.cli:main"]},
 )

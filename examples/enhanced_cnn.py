@@ -12,13 +12,9 @@ kept. Then the model is evaluated once on the 10,000 test images.
 """
 import argparse
 import os
-import sys
-import time
 
 import minicnn as mc
-from minicnn import data, report, zoo
-from minicnn.optim import Adam
-from minicnn.train import EarlyStopping, KeepBestWeights, fit
+from minicnn import experiment, zoo
 
 
 def parse_arguments(argv=None):
@@ -42,39 +38,15 @@ def parse_arguments(argv=None):
 
 def main(argv=None):
     arguments = parse_arguments(argv)
-    mc.set_backend(arguments.backend)
-    (x_train_all, y_train_all), (x_test, y_test) = data.load_fashion_mnist(arguments.data_dir)
-    train, val = data.train_val_split(x_train_all, y_train_all, val_fraction=0.2, seed=arguments.seed)
-    if arguments.limit:
-        limit = arguments.limit
-        train, val = (train[0][:limit], train[1][:limit]), (val[0][:limit], val[1][:limit])
-        x_test, y_test = x_test[:limit], y_test[:limit]
-    train = (data.prepare_images(train[0]), train[1])
-    val = (data.prepare_images(val[0]), val[1])
-    test = (data.prepare_images(x_test), y_test)
-
-    model = zoo.build(zoo.FLAGSHIP, seed=arguments.seed)
-    print(model.summary())
-    print(f"backend {arguments.backend}: {len(train[1]):,} training, {len(val[1]):,} validation, "
-          f"{len(test[1]):,} test images", flush=True)
-    optimizer = Adam(model, lr=arguments.lr)
-    keep_best = KeepBestWeights(monitor="val_loss")
-    callbacks = [keep_best] + ([EarlyStopping("val_loss", arguments.patience)] if arguments.patience else [])
-    augment = data.Augmenter(horizontal_flip=True, pad_crop=2) if arguments.augment else None
-    started = time.perf_counter()
-    history = fit(model, optimizer, train, val, epochs=arguments.epochs, batch_size=arguments.batch_size,
-                  augment=augment, callbacks=callbacks, seed=arguments.seed, resume=arguments.resume,
-                  checkpoint=os.path.join(arguments.out_dir, "checkpoint.npz"))
-    minutes = (time.perf_counter() - started) / 60
-    config = dict(vars(arguments), network=zoo.FLAGSHIP, epochs_run=len(history["epoch"]),
-                  best_epoch=keep_best.best_epoch, train_minutes_this_session=round(minutes, 2),
-                  train_seconds_total=round(sum(history["seconds"]), 1),
-                  augment_config=augment.config() if augment else None)
-    accuracy = report.write_run(arguments.out_dir, model, history, test, config, data.CLASS_NAMES["fashion-mnist"])
-    print(f"test accuracy {accuracy:.4f} (best validation epoch {keep_best.best_epoch}); "
-          f"report and figures in {arguments.out_dir}/")
+    early_stopping = {"monitor": "val_loss", "patience": arguments.patience} if arguments.patience else None
+    overrides = {"epochs": arguments.epochs, "batch_size": arguments.batch_size, "lr": arguments.lr,
+                 "early_stopping": early_stopping, "keep_best": "val_loss",
+                 "augment": experiment.FLIP_AND_CROP if arguments.augment else None}
+    experiment.run_experiment(zoo.FLAGSHIP, overrides, seed=arguments.seed, out_dir=arguments.out_dir,
+                              data_dir=arguments.data_dir, limit=arguments.limit, backend_name=arguments.backend,
+                              resume=arguments.resume, extra_config=vars(arguments))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    experiment.run_script(main)

@@ -57,8 +57,13 @@ class Sequential:
             x = layer.forward(x, training=training)
         return x
 
-    def backward(self, dlogits):
-        """dlogits (N, *output_shape) -> dx; every layer writes its grads on the way back."""
+    def backward(self, dlogits, input_gradient=True):
+        """dlogits (N, *output_shape) -> dx (N, *input_shape); every layer writes its grads on the way back.
+
+        With input_gradient=False (what training uses) the first layer may skip
+        computing dx, which nothing needs, and None may be returned.
+        """
+        self.layers[0].skip_input_gradient = not input_gradient
         for layer in reversed(self.layers):
             dlogits = layer.backward(dlogits)
         return dlogits

@@ -9,12 +9,14 @@ from minicnn.files import atomic_write
 from minicnn.losses import softmax
 
 
-def write_run(out_dir, model, history, test, config, class_names, batch_size=512):
+def write_run(out_dir, model, history, test, config, class_names, batch_size=512, images=None):
     """Evaluate ``model`` on ``test`` = (x, y) and write into ``out_dir``:
 
     config.json, history.json, history.csv, model.npz, report.txt (classification
     report + confusion matrix), curves.png, confusion.png, misclassified.png.
-    ``test`` images are network input (N, C, H, W); they are shown as they are.
+    ``test`` images are network input (N, C, H, W); misclassified.png shows them as
+    they are, or shows ``images`` (N, 1, H, W) instead: the pictures behind
+    inputs that are not pictures (PCA features).
     Returns the test accuracy.
     """
     os.makedirs(out_dir, exist_ok=True)
@@ -39,6 +41,6 @@ def write_run(out_dir, model, history, test, config, class_names, batch_size=512
     plots.plot_confusion_matrix(matrix, class_names, os.path.join(out_dir, "confusion.png"),
                                 title=f"{model.name}: test confusion matrix ({test_accuracy:.2%} accurate)")
     probabilities = np.asarray(softmax(logits.astype(np.float64)))
-    plots.plot_misclassified(x_test, y_test, predicted, class_names, os.path.join(out_dir, "misclassified.png"),
-                             probabilities=probabilities)
+    plots.plot_misclassified(x_test if images is None else images, y_test, predicted, class_names,
+                             os.path.join(out_dir, "misclassified.png"), probabilities=probabilities)
     return test_accuracy

@@ -206,7 +206,7 @@ def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, loss=None, 
                         f"loss became {batch_loss} at epoch {epoch}, step {step + 1} of {steps}; "
                         + (f"the last good checkpoint is {checkpoint}" if checkpoint and os.path.exists(checkpoint)
                            else "no checkpoint was written yet") + ". Try a lower learning rate.")
-                model.backward(loss.backward())
+                model.backward(loss.backward(), input_gradient=False)
                 optimizer.step()
                 loss_sum += batch_loss * len(indices)
                 correct += int((backend.to_numpy(logits.argmax(axis=1)) == y_train[indices]).sum())

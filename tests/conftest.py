@@ -28,3 +28,12 @@ def backend_name(request):
     mc.set_backend(request.param)
     yield request.param
     mc.set_backend(DEFAULT_BACKEND)
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist_installed():
+    """Skip a test that trains on the real Fashion-MNIST where it is not installed (tests never download)."""
+    try:
+        mc.data.load_fashion_mnist(download=False)
+    except FileNotFoundError as error:
+        pytest.skip(f"Fashion-MNIST is not installed here: {error}")

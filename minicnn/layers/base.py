@@ -28,6 +28,10 @@ def check_initializer(init):
 class Layer:
     """Base class: no parameters, shape-preserving.
 
+    ``skip_input_gradient``: set by Sequential on its first layer during
+    training, where nobody needs the gradient with respect to the images;
+    a layer may then return None from backward instead of computing dx.
+
     Attributes:
     - params: dict name -> array, trainable.
     - grads: dict name -> array, same keys and shapes, written by backward.
@@ -35,6 +39,8 @@ class Layer:
     - input_shape, output_shape: per-sample shapes, set by build.
     - dtype: the float dtype of the parameters, set by build.
     """
+
+    skip_input_gradient = False
 
     def __init__(self, name=None):
         self.name = name or snake_case(type(self).__name__)

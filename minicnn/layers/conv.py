@@ -35,6 +35,7 @@ class Conv2D(Layer):
         self.padding = padding
         self.use_bias = bool(use_bias)
         self.init = check_initializer(init)
+        self.scratch = {}
 
     def config(self):
         return {"filters": self.filters, "kernel_size": list(self.kernel_size), "stride": self.stride,
@@ -65,11 +66,16 @@ class Conv2D(Layer):
         if self.use_bias:
             self.params["b"] = self.new_param(bias)
 
-    def pad(self, x):
-        top, bottom, left, right = self.pads
-        if not any(self.pads):
-            return x
-        return backend.xp.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    def scratch_buffer(self, name, shape, dtype):
+        """A work array reused from one batch to the next (fresh allocations cost more than the arithmetic).
+
+        Made with zeros, so the padding border of "padded" stays zero for good.
+        """
+        xp = backend.xp
+        buffer = self.scratch.get(name)
+        if buffer is None or buffer.shape != shape or buffer.dtype != dtype or not isinstance(buffer, xp.ndarray):
+            buffer = self.scratch[name] = xp.zeros(shape, dtype=dtype)
+        return buffer
 
     def window_slices(self):
         """For each kernel offset (i, j): the slices of the padded input it sees at every output position."""
@@ -79,23 +85,33 @@ class Conv2D(Layer):
             for j in range(self.kernel_size[1]):
                 yield i, j, slice(i, i + step * (out_h - 1) + 1, step), slice(j, j + step * (out_w - 1) + 1, step)
 
+    def padded_interior(self, padded):
+        """The view of a padded (C, N, H + pads, W + pads) buffer that holds the unpadded image."""
+        top, _, left, _ = self.pads
+        _, height, width = self.input_shape
+        return padded[:, :, top:top + height, left:left + width]
+
     def forward(self, x, training=False):
         """x (N, C, H, W) -> (N, F, H_out, W_out).
 
         Caches ``columns`` (C*kh*kw, N*H_out*W_out): row (c, i, j) holds input
         channel c shifted by kernel offset (i, j), so the convolution is the
-        single product W (F, C*kh*kw) @ columns.
+        single product W (F, C*kh*kw) @ columns. The input is first copied,
+        channel-major and zero-padded, into (C, N, H+pads, W+pads), so that each
+        kernel offset's rows are one strided copy of contiguous planes.
         """
         self.check_input(x)
         xp = backend.xp
         batch = x.shape[0]
-        channels = self.input_shape[0]
+        channels, height, width = self.input_shape
         kernel_h, kernel_w = self.kernel_size
         _, out_h, out_w = self.output_shape
-        x_padded = self.pad(x)
-        columns = xp.empty((channels, kernel_h, kernel_w, batch, out_h, out_w), dtype=x.dtype)
+        top, bottom, left, right = self.pads
+        padded = self.scratch_buffer("padded", (channels, batch, height + top + bottom, width + left + right), x.dtype)
+        self.padded_interior(padded)[...] = x.transpose(1, 0, 2, 3)
+        columns = self.scratch_buffer("columns", (channels, kernel_h, kernel_w, batch, out_h, out_w), x.dtype)
         for i, j, rows, cols in self.window_slices():
-            columns[:, i, j] = x_padded[:, :, rows, cols].transpose(1, 0, 2, 3)
+            columns[:, i, j] = padded[:, :, rows, cols]
         self.columns = columns.reshape(channels * kernel_h * kernel_w, batch * out_h * out_w)
         out = self.params["W"].reshape(self.filters, -1) @ self.columns
         if self.use_bias:
@@ -103,7 +119,7 @@ class Conv2D(Layer):
         return xp.ascontiguousarray(out.reshape(self.filters, batch, out_h, out_w).transpose(1, 0, 2, 3))
 
     def backward(self, dout):
-        """dout (N, F, H_out, W_out) -> dx (N, C, H, W); writes grads W and b.
+        """dout (N, F, H_out, W_out) -> dx (N, C, H, W) (None if skip_input_gradient); writes grads W and b.
 
         dW = dout @ columns^T; dcolumns = W^T @ dout, then col2im: each kernel
         offset adds its rows back onto the input positions it was copied from
@@ -119,10 +135,13 @@ class Conv2D(Layer):
         self.grads["W"] = (dout_rows @ self.columns.T).reshape(weight.shape)
         if self.use_bias:
             self.grads["b"] = dout_rows.sum(axis=1)
+        if self.skip_input_gradient:
+            return None
         dcolumns = (weight.reshape(self.filters, -1).T @ dout_rows).reshape(
             channels, kernel_h, kernel_w, batch, out_h, out_w)
         top, bottom, left, right = self.pads
-        dx_padded = xp.zeros((batch, channels, height + top + bottom, width + left + right), dtype=dout.dtype)
+        dpadded = self.scratch_buffer("dpadded", (channels, batch, height + top + bottom, width + left + right), dout.dtype)
+        dpadded.fill(0)
         for i, j, rows, cols in self.window_slices():
-            dx_padded[:, :, rows, cols] += dcolumns[:, i, j].transpose(1, 0, 2, 3)
-        return dx_padded[:, :, top:top + height, left:left + width]
+            dpadded[:, :, rows, cols] += dcolumns[:, i, j]
+        return xp.ascontiguousarray(self.padded_interior(dpadded).transpose(1, 0, 2, 3))

@@ -70,6 +70,7 @@ class MaxPool2D(Pool2D):
         """
         xp = backend.xp
         dx = xp.zeros(self.x.shape, dtype=dout.dtype)
+        overlapping = self.step_h < self.pool_size[0] or self.step_w < self.pool_size[1]
         unclaimed = None
         for rows, cols in self.window_slices():
             winner = self.x[:, :, rows, cols] == self.out
@@ -77,9 +78,11 @@ class MaxPool2D(Pool2D):
                 unclaimed = ~winner
             else:
                 winner &= unclaimed
-                unclaimed &= ~winner
-            # += so that overlapping windows (stride < pool) add their shares
-            dx[:, :, rows, cols] += dout * winner
+                unclaimed ^= winner  # winner is a subset of unclaimed: this removes it
+            if overlapping:
+                dx[:, :, rows, cols] += dout * winner  # a position in several windows sums their shares
+            else:
+                xp.multiply(dout, winner, out=dx[:, :, rows, cols])  # each position in one window: write in place
         return dx
 
 

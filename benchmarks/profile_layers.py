@@ -1,0 +1,80 @@
+"""Where the time of one training step goes, layer by layer (forward and backward), for a zoo network.
+
+    python benchmarks/profile_layers.py                                # the flagship at batch 64 and 512
+    python benchmarks/profile_layers.py --network band-cnn --batch-sizes 128
+
+Each layer's forward and backward is timed on its own, with the inputs a real
+step would give it, over several repeats; the table gives the median in
+milliseconds and each layer's share of the whole step. The loss and the
+optimizer step are timed the same way.
+"""
+import argparse
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import minicnn as mc
+from minicnn import zoo
+from minicnn.losses import SoftmaxCrossEntropy
+from minicnn.optim import Adam
+
+
+def median_ms(function, repeats):
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return 1e3 * statistics.median(times)
+
+
+def profile(name, batch_size, repeats):
+    """Rows (what, forward ms, backward ms) for one training step of network ``name``."""
+    model = zoo.build(name, seed=0)
+    rng = np.random.default_rng(0)
+    x = mc.to_device(rng.random((batch_size,) + model.input_shape, dtype=np.float32))
+    labels = rng.integers(0, 10, batch_size)
+    loss, optimizer = SoftmaxCrossEntropy(), Adam(model)
+    model.layers[0].skip_input_gradient = True  # as in training: nothing needs the gradient of the images
+    inputs = [x]
+    for layer in model.layers:  # one real step first: every cache and buffer exists
+        inputs.append(layer.forward(inputs[-1], training=True))
+    loss.forward(inputs[-1], labels)
+    gradients = [loss.backward()]
+    for layer in reversed(model.layers):
+        gradients.append(layer.backward(gradients[-1]))
+    gradients = gradients[::-1]  # gradients[i + 1] is what layer i's backward receives
+    rows = []
+    for index, layer in enumerate(model.layers):
+        forward = median_ms(lambda: layer.forward(inputs[index], training=True), repeats)
+        backward = median_ms(lambda: layer.backward(gradients[index + 1]), repeats)
+        rows.append((f"{layer.name} ({type(layer).__name__})", forward, backward))
+    rows.append(("loss", median_ms(lambda: loss.forward(inputs[-1], labels), repeats),
+                 median_ms(loss.backward, repeats)))
+    rows.append(("Adam step", 0.0, median_ms(optimizer.step, repeats)))
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--network", default=zoo.FLAGSHIP)
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[64, 512])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--backend", default=mc.backend.name)
+    arguments = parser.parse_args(argv)
+    mc.set_backend(arguments.backend)
+    for batch_size in arguments.batch_sizes:
+        rows = profile(arguments.network, batch_size, arguments.repeats)
+        total = sum(forward + backward for _, forward, backward in rows)
+        print(f"\n{arguments.network}, batch {batch_size}, backend {arguments.backend}: "
+              f"{total:.1f} ms a step, {batch_size / total * 1e3:.0f} images/s\n")
+        print("| layer | forward ms | backward ms | share |\n|---|---:|---:|---:|")
+        for what, forward, backward in rows:
+            print(f"| {what} | {forward:.2f} | {backward:.2f} | {(forward + backward) / total:.1%} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

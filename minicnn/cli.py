@@ -1,0 +1,401 @@
+"""The `minicnn` command: the zoo, training, reproducing the papers, evaluating, sweeping, checking a layer.
+
+    minicnn zoo                                    # every network: paper, parameters, reported accuracy
+    minicnn summary awasthi-enhanced-cnn           # its Keras-style layer table
+    minicnn train band-cnn --epochs 5 --augment    # the recipe with overrides
+    minicnn reproduce saraswat-cnn                 # the paper's recipe end to end: report and figures
+    minicnn evaluate runs/saraswat-cnn/model.npz   # a saved model on the test set
+    minicnn sweep saraswat-pca-dnn --grid hidden=64,64-32 batch_size=32,64 --jobs 2
+    minicnn check-layer mylayer.py:MyLayer --input-shape 3,8,8
+
+A mistake on the command line (an unknown network, a bad grid) is answered
+with one line saying what to change and exit status 2; a run that cannot go on
+(no dataset, a corrupt file, a diverged loss) with one line and status 1.
+"""
+import argparse
+import importlib
+import importlib.util
+import json
+import os
+import sys
+import traceback
+
+from minicnn import backend, data, metrics, optim, zoo
+from minicnn.backend import BackendError
+from minicnn.experiment import (FLIP_AND_CROP, HelpFormatter, PCAProjection, RecipeError, add_run_arguments,
+                                positive_int, recipe_for, run_experiment, run_settings)
+from minicnn.gradcheck import check_layer
+from minicnn.model import Sequential
+from minicnn.sweep import SweepError, format_table, parse_assignment, parse_grid, run_sweep, write_csv
+from minicnn.train import TrainingDiverged
+
+
+class UsageError(ValueError):
+    """A command line that cannot work as written; the message says what to write instead."""
+
+
+def network_argument(parser):
+    """The NAME argument; argparse itself refuses an unknown name and lists the valid ones."""
+    parser.add_argument("name", metavar="NAME", choices=list(zoo.NETWORKS),
+                        help="a network of the zoo: " + ", ".join(zoo.NETWORKS))
+
+
+# ----------------------------------------------------------------------------
+# minicnn zoo, minicnn summary
+# ----------------------------------------------------------------------------
+
+def command_zoo(arguments):
+    """`minicnn zoo`: one line per network, its paper, published parameter counts and reported accuracy."""
+    rows = [("name", "paper", "parameters (trainable + non-trainable)", "reported accuracy")]
+    for network in zoo.NETWORKS.values():
+        reported = (f"{network.reported_accuracy:.2%} ({network.reported_split})"
+                    if network.reported_accuracy is not None else "not reported")
+        rows.append((network.name, network.citation,
+                     f"{network.trainable_params:,} + {network.non_trainable_params:,}", reported))
+    widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(text.ljust(width) for text, width in zip(row, widths)).rstrip())
+    return 0
+
+
+def command_summary(arguments):
+    """`minicnn summary NAME`: what the network is, from which paper, and its Keras-style table."""
+    network = zoo.NETWORKS[arguments.name]
+    print(f"{network.name}: {network.description}\n{network.paper}\n")
+    print(zoo.build(arguments.name).summary())
+    return 0
+
+
+# ----------------------------------------------------------------------------
+# minicnn train, minicnn reproduce
+# ----------------------------------------------------------------------------
+
+def overrides_from(assignments):
+    """--set KEY=VALUE texts -> a dict of recipe overrides (one value each)."""
+    overrides = {}
+    for text in assignments or []:
+        _, settings = parse_assignment(text)
+        if len(settings) != 1:
+            raise UsageError(f"--set {text}: one value per key (try several with minicnn sweep)")
+        overrides.update(settings[0])
+    return overrides
+
+
+def command_train(arguments):
+    """`minicnn train NAME`: the recipe, changed by --set and the named options (those win)."""
+    overrides = overrides_from(arguments.set)
+    for key in ("epochs", "batch_size", "lr", "optimizer"):
+        if getattr(arguments, key) is not None:
+            overrides[key] = getattr(arguments, key)
+    if arguments.augment is not None:
+        recipe_augmentation = recipe_for(arguments.name, overrides).get("augment")
+        overrides["augment"] = (recipe_augmentation or FLIP_AND_CROP) if arguments.augment else None
+    return run(arguments, overrides)
+
+
+def command_reproduce(arguments):
+    """`minicnn reproduce NAME`: the paper's recipe as it is (--epochs only for a quick try)."""
+    return run(arguments, {"epochs": arguments.epochs} if arguments.epochs is not None else {})
+
+
+def run(arguments, overrides):
+    """run_experiment for train and reproduce, into --out-dir (default runs/NAME), the command line recorded."""
+    run_experiment(arguments.name, overrides, out_dir=arguments.out_dir or os.path.join("runs", arguments.name),
+                   resume=arguments.resume, extra_config={"command": " ".join(["minicnn"] + arguments.argv)},
+                   **run_settings(arguments))
+    return 0
+
+
+# ----------------------------------------------------------------------------
+# minicnn evaluate
+# ----------------------------------------------------------------------------
+
+def recorded_standardize(model_path):
+    """Whether the run that saved ``model_path`` standardized its images, by the config.json beside it."""
+    try:
+        with open(os.path.join(os.path.dirname(model_path), "config.json"), encoding="utf-8") as file:
+            return bool(json.load(file).get("recipe", {}).get("standardize"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def command_evaluate(arguments):
+    """`minicnn evaluate MODEL.npz`: accuracy, classification report and confusion matrix on the test set."""
+    model = Sequential.load(arguments.model)
+    pca = PCAProjection.load(arguments.pca) if arguments.pca else None
+    if len(model.input_shape) == 1 and pca is None:
+        beside = os.path.join(os.path.dirname(arguments.model), "pca.npz")
+        raise UsageError(f"{arguments.model} takes {model.input_shape[0]} PCA features, not images: pass the PCA "
+                         f"of its run with --pca" + (f" {beside}" if os.path.exists(beside) else " RUN_DIR/pca.npz"))
+    (_, _), (x_test, y_test) = data.load_fashion_mnist(arguments.data_dir)
+    if arguments.limit:
+        x_test, y_test = x_test[:arguments.limit], y_test[:arguments.limit]
+    if pca is not None:
+        standardize = pca.standardize
+    elif arguments.standardize is not None:
+        standardize = arguments.standardize
+    else:
+        standardize = recorded_standardize(arguments.model)
+    inputs = data.prepare_images(x_test, standardize=standardize)
+    if pca is not None:
+        inputs = pca.transform(inputs)
+    if inputs.shape[1:] != model.input_shape:
+        raise UsageError(f"{arguments.model} takes input {model.input_shape}, the test set gives {inputs.shape[1:]}")
+    predicted = model.predict(inputs, batch_size=512)
+    class_names = data.CLASS_NAMES["fashion-mnist"]
+    print(f"{model.name}: test accuracy {metrics.accuracy(y_test, predicted):.4f} on {len(y_test):,} images"
+          f" ({'standardized' if standardize else 'scaled to [0, 1]'}{', PCA' if pca else ''})\n")
+    print(metrics.classification_report(y_test, predicted, class_names=class_names))
+    print("\nconfusion matrix (rows: true class, columns: predicted class)")
+    print(metrics.format_confusion_matrix(metrics.confusion_matrix(y_test, predicted), class_names))
+    return 0
+
+
+# ----------------------------------------------------------------------------
+# minicnn sweep
+# ----------------------------------------------------------------------------
+
+def command_sweep(arguments):
+    """`minicnn sweep NAME --grid ...`: every configuration, printed and written as CSV, best first."""
+    configurations = parse_grid(arguments.grid, epochs=arguments.epochs)
+    where = f"on the Dask cluster at {arguments.dask}" if arguments.dask else f"{arguments.jobs} at a time"
+    count = len(configurations)
+    print(f"{arguments.name}: {count} configuration{'s' if count != 1 else ''}, {where}", flush=True)
+    rows = run_sweep(arguments.name, configurations, jobs=arguments.jobs, dask_address=arguments.dask,
+                     progress=True, seed=arguments.seed, data_dir=arguments.data_dir, limit=arguments.limit,
+                     backend_name=arguments.backend)
+    out = arguments.out or os.path.join("runs", f"sweep-{arguments.name}.csv")
+    write_csv(rows, out)
+    print(format_table(rows))
+    print(f"\nbest first, by validation accuracy; written to {out}")
+    return 0
+
+
+# ----------------------------------------------------------------------------
+# minicnn check-layer
+# ----------------------------------------------------------------------------
+
+def load_layer_class(spec):
+    """'package.module:Class' or 'path/to/file.py:Class' -> the class. Raises UsageError."""
+    location, _, class_name = spec.rpartition(":")
+    if not location or not class_name:
+        raise UsageError(f"expected MODULE:CLASS or path/to/file.py:CLASS, got {spec!r}")
+    if location.endswith(".py") or os.sep in location:
+        if not os.path.isfile(location):
+            raise UsageError(f"no file {location!r}")
+        module_spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(location))[0],
+                                                             location)
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+    else:
+        # a student's module usually sits in the directory the command runs from
+        sys.path.insert(0, os.getcwd())
+        try:
+            module = importlib.import_module(location)
+        except ModuleNotFoundError as error:
+            if error.name != location.split(".")[0] and not location.startswith(f"{error.name}."):
+                raise
+            raise UsageError(f"no module {location!r} here or on the Python path ({error})") from None
+        finally:
+            sys.path.remove(os.getcwd())
+    if not isinstance(getattr(module, class_name, None), type):
+        classes = sorted(name for name, value in vars(module).items() if isinstance(value, type))
+        raise UsageError(f"{location} has no class {class_name!r}; it has: {', '.join(classes) or 'none'}")
+    return getattr(module, class_name)
+
+
+def parse_shape(text):
+    """'3,8,8' -> (3, 8, 8). Raises UsageError."""
+    try:
+        shape = tuple(int(size) for size in text.split(","))
+    except ValueError:
+        shape = ()
+    if not shape or min(shape) < 1:
+        raise UsageError(f"--input-shape {text!r}: expected positive sizes joined by commas, e.g. 3,8,8 or 10")
+    return shape
+
+
+def parse_layer_arguments(text):
+    """--args JSON -> (positional list, keyword dict)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"--args must be JSON, e.g. '{{\"filters\": 4, \"kernel_size\": 3}}' or '[4, 3]': "
+                         f"{error}") from None
+    if isinstance(value, dict):
+        return [], value
+    if isinstance(value, list):
+        return value, {}
+    raise UsageError(f"--args must be a JSON object (keyword arguments) or list (positional ones), got {text!r}")
+
+
+def trials(input_shape):
+    """(per-sample shape, batch size) pairs to check: the shape given, then every axis but the
+    channels one larger (odd sizes find floor-mode and padding mistakes), then a bigger batch."""
+    grown = input_shape[:1] + tuple(size + 1 for size in input_shape[1:]) if len(input_shape) > 1 \
+        else (input_shape[0] + 1,)
+    return [(input_shape, 2), (grown, 3), (input_shape, 4)]
+
+
+def where_it_failed(error):
+    """'ValueError: message (at file.py:12 in backward)': an exception and the line that raised it."""
+    frame = traceback.extract_tb(error.__traceback__)[-1]
+    return f"{type(error).__name__}: {error} (at {frame.filename}:{frame.lineno} in {frame.name})"
+
+
+def command_check_layer(arguments):
+    """`minicnn check-layer MODULE:CLASS`: gradient checks on every trial shape; 0 if all pass, 1 if not."""
+    input_shape = parse_shape(arguments.input_shape)
+    positional, keywords = parse_layer_arguments(arguments.args)
+    try:
+        layer_class = load_layer_class(arguments.layer)
+    except UsageError:
+        raise
+    except Exception as error:
+        print(f"FAILED: importing {arguments.layer} raised {where_it_failed(error)}")
+        return 1
+    passed = True
+    for index, (shape, batch_size) in enumerate(trials(input_shape)):
+        print(f"{layer_class.__name__} on input {(batch_size,) + shape}, seed {index}:")
+        try:
+            layer = layer_class(*positional, **keywords)
+        except Exception as error:
+            print(f"  FAILED: constructing it raised {where_it_failed(error)}")
+            return 1
+        try:
+            report = check_layer(layer, input_shape=shape, batch_size=batch_size, seed=index,
+                                 tolerance=arguments.tolerance)
+        except ValueError as error:
+            if index and not layer.built:
+                # a layer may rightly refuse another shape; the shape asked for is the one that counts
+                print(f"  skipped: the layer does not take this shape ({error})")
+                continue
+            print(f"  FAILED: {where_it_failed(error)}")
+            passed = False
+            continue
+        except Exception as error:
+            print(f"  FAILED: {where_it_failed(error)}")
+            passed = False
+            continue
+        print("  " + str(report).replace("\n", "\n  "))
+        passed = passed and report.passed
+    print(f"\n{layer_class.__name__}: {'every gradient check passed' if passed else 'FAILED'}")
+    return 0 if passed else 1
+
+
+# ----------------------------------------------------------------------------
+# The parser
+# ----------------------------------------------------------------------------
+
+def build_parser():
+    """The argparse parser of every command, each with a --help that says what it does."""
+    parser = argparse.ArgumentParser(prog="minicnn", description=__doc__.split("\n\n")[0],
+                                     formatter_class=HelpFormatter,
+                                     epilog=__doc__.split("\n\n", 1)[1] + "\nEvery command has --help.")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    def command(name, function, summary, description=None):
+        subparser = commands.add_parser(name, help=summary, description=description or summary,
+                                        formatter_class=HelpFormatter)
+        subparser.set_defaults(function=function, command_name=name)
+        return subparser
+
+    command("zoo", command_zoo, "list every network: paper, parameter counts, reported accuracy and split")
+
+    summary = command("summary", command_summary, "print a network's Keras-style summary (layers, shapes, parameters)")
+    network_argument(summary)
+
+    keys = "\n".join(f"  {key:<16} {text}" for key, text in zoo.RECIPE_KEYS.items())
+    train = command("train", command_train, "train a network with its recipe plus your changes; report and figures",
+                    "Train a zoo network with its paper's recipe, changed by the options, then evaluate it once on "
+                    "the test set and write config, history, model, report and figures into --out-dir.")
+    network_argument(train)
+    add_run_arguments(train, out_dir=None)
+    train.add_argument("--batch-size", type=int, default=None, help="instead of the recipe's")
+    train.add_argument("--lr", type=float, default=None, help="the learning rate, instead of the recipe's")
+    train.add_argument("--optimizer", choices=list(optim.OPTIMIZERS), default=None, help="instead of the recipe's")
+    train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                       help="augment with the recipe's augmentation, or random flip + 2-pixel pad-and-crop if it "
+                            "has none (--no-augment: none); default: as the recipe says")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="set any recipe key (the list below; JSON values allowed), repeatable")
+    train.add_argument("--resume", action="store_true", help="continue from OUT_DIR/checkpoint.npz")
+    train.epilog = f"--out-dir defaults to runs/NAME.\n\nThe recipe keys (minicnn/zoo.py, RECIPE_KEYS):\n{keys}"
+
+    reproduce = command("reproduce", command_reproduce, "train a network exactly with its paper's recipe; "
+                        "report and figures", "Run a zoo network's paper recipe end to end (--epochs and --limit "
+                        "are for a quick try) and write config, history, model, report and figures into --out-dir.")
+    network_argument(reproduce)
+    add_run_arguments(reproduce, out_dir=None)
+    reproduce.add_argument("--resume", action="store_true", help="continue from OUT_DIR/checkpoint.npz")
+    reproduce.epilog = "--out-dir defaults to runs/NAME."
+
+    evaluation = command("evaluate", command_evaluate, "evaluate a saved model.npz on the test set and print "
+                         "its classification report")
+    evaluation.add_argument("model", metavar="MODEL.npz", help="a model saved by minicnn (a run's model.npz)")
+    evaluation.add_argument("--data-dir", default=None, help="where the Fashion-MNIST IDX files are (default: search)")
+    evaluation.add_argument("--limit", type=positive_int, default=None, help="only the first LIMIT test images")
+    evaluation.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=None,
+                            help="standardize the pixels as in training (default: as the run's config.json beside "
+                                 "the model says, else scale to [0, 1])")
+    evaluation.add_argument("--pca", default=None, metavar="PCA.npz",
+                            help="for a PCA network: the pca.npz of its run (its own scaling is then used)")
+
+    sweep = command("sweep", command_sweep, "train every configuration of a hyperparameter grid, in parallel, "
+                    "and rank them by validation accuracy",
+                    "Train every configuration of a grid (the cartesian product of the --grid entries) with "
+                    "joblib on this machine or on a Dask cluster; print and write one row per configuration, "
+                    "best validation accuracy first. Example (seed 003's grid): minicnn sweep saraswat-pca-dnn "
+                    "--grid hidden=64,64-32 optimizer=Adam:1e-3,RMSprop:1e-2 batch_size=32,64")
+    network_argument(sweep)
+    sweep.add_argument("--grid", nargs="+", required=True, metavar="KEY=V1,V2",
+                       help="recipe keys and their values; hidden=64-32 means hidden layers of 64 and 32; "
+                            "optimizer=RMSprop:1e-2 sets the optimizer with its learning rate")
+    sweep.add_argument("--jobs", type=positive_int, default=1, help="configurations at once on this machine")
+    sweep.add_argument("--dask", metavar="ADDRESS", default=None,
+                       help="run on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786) instead")
+    sweep.add_argument("--epochs", type=positive_int, default=None,
+                       help="instead of the recipe's (unless the grid sets it)")
+    sweep.add_argument("--limit", type=positive_int, default=None,
+                       help="a quick try: this many training images, and as many validation and test images")
+    sweep.add_argument("--seed", type=int, default=0)
+    sweep.add_argument("--data-dir", default=None, help="where the Fashion-MNIST IDX files are (on every worker)")
+    sweep.add_argument("--backend", choices=backend.BACKENDS, default=os.environ.get("MINICNN_BACKEND", "numpy"))
+    sweep.add_argument("--out", metavar="FILE.csv", default=None,
+                       help="the CSV to write (default: runs/sweep-NAME.csv)")
+
+    check = command("check-layer", command_check_layer, "check a layer's backward against numerical gradients "
+                    "(exit status 0 if right, 1 if not)",
+                    "Import a layer class (yours), build it in float64 and compare its backward (the input "
+                    "gradient and every parameter gradient) with central differences on several random "
+                    "inputs, shapes and batch sizes.")
+    check.add_argument("layer", metavar="MODULE:CLASS", help="e.g. mylayer:MyReLU, path/to/mylayer.py:MyReLU or "
+                                                             "minicnn.layers:Conv2D")
+    check.add_argument("--input-shape", default="3,8,8", help="the per-sample input shape, e.g. 3,8,8 or 10")
+    check.add_argument("--args", default="{}", help="the constructor's arguments as JSON, e.g. "
+                                                    "'{\"filters\": 4, \"kernel_size\": 3}'")
+    check.add_argument("--tolerance", type=float, default=1e-6, help="the largest relative error that passes")
+    return parser
+
+
+def main(argv=None):
+    """Run the command line ``argv`` (default: sys.argv[1:]); return the exit status."""
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    arguments = parser.parse_args(argv)
+    arguments.argv = argv   # recorded in a run's config.json
+    try:
+        return arguments.function(arguments)
+    except (UsageError, RecipeError, SweepError) as error:
+        print(f"minicnn {arguments.command_name}: error: {error}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, BackendError, TrainingDiverged) as error:
+        print(f"minicnn {arguments.command_name}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"minicnn {arguments.command_name}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,427 @@
+"""One code path from a zoo network's recipe to a finished run: data, preprocessing, training, report.
+
+    from minicnn.experiment import run_experiment
+    result = run_experiment("saraswat-cnn", out_dir="runs/saraswat-cnn")
+    result = run_experiment("band-cnn", overrides={"epochs": 2}, limit=2000)   # a quick try
+
+The `minicnn` command, every script in examples/ and the sweep go through
+run_experiment, so a recipe (zoo.RECIPE_KEYS) means the same thing wherever it
+runs. The steps: load Fashion-MNIST and split it (stratified, seeded); scale
+the pixels, standardize them or project them onto principal components as the
+recipe says; build the network; train it with the recipe's optimizer,
+schedule, loss, augmentation and callbacks, checkpointing after every epoch;
+then evaluate it once on the test set and write the report and figures.
+"""
+import argparse
+import os
+import sys
+import time
+
+from minicnn import backend, data, optim, plots, report, zoo
+from minicnn.files import atomic_write
+from minicnn.losses import SoftmaxCrossEntropy
+from minicnn.model import read_npz, write_npz_atomically
+from minicnn.train import EarlyStopping, KeepBestWeights, evaluate, fit
+
+CLASS_NAMES = data.CLASS_NAMES["fashion-mnist"]
+# The flagship's --augment, and `minicnn train --augment` for a recipe without augmentation of its own.
+FLIP_AND_CROP = {"horizontal_flip": True, "pad_crop": 2}
+# Recipe keys handed to the optimizer's constructor when the recipe has them.
+OPTIMIZER_SETTINGS = ("weight_decay", "momentum", "nesterov")
+MONITORS = ("val_accuracy", "val_loss")
+LOGGED = ("loss", "accuracy") + MONITORS    # what every epoch's logs hold, so what early stopping can watch
+WHOLE_NUMBERS = ("batch_size", "epochs")
+NUMBERS = ("lr", "weight_decay", "momentum", "val_fraction", "pca_variance", "label_smoothing")
+
+
+class RecipeError(ValueError):
+    """A recipe or an override that cannot run; the message says what to change."""
+
+
+def recipe_for(name, overrides=None):
+    """The recipe of zoo network ``name`` with ``overrides`` applied, checked.
+
+    Inputs:
+    - name: a key of zoo.NETWORKS.
+    - overrides: dict of recipe keys (zoo.RECIPE_KEYS) to values that replace the recipe's.
+
+    Returns a new dict. Raises RecipeError for an unknown network, key, optimizer
+    or schedule, naming the valid ones.
+    """
+    if name not in zoo.NETWORKS:
+        raise RecipeError(f"unknown network {name!r}; the zoo has: {', '.join(zoo.NETWORKS)}")
+    recipe = dict(zoo.NETWORKS[name].recipe)
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(zoo.RECIPE_KEYS))
+    if unknown:
+        raise RecipeError(f"unknown recipe key {', '.join(unknown)}; the keys are: {', '.join(zoo.RECIPE_KEYS)}")
+    for key in zoo.ARCHITECTURE_KEYS:
+        if key in overrides and key not in recipe:
+            having = [other for other, network in zoo.NETWORKS.items() if key in network.recipe]
+            raise RecipeError(f"{key!r} changes the layers of {', '.join(having)} only; {name} has fixed layers")
+    recipe.update(overrides)
+    # type(...) is int, not isinstance: True and False are ints to Python but not numbers to a person
+    for key in WHOLE_NUMBERS:
+        if key in recipe and not (type(recipe[key]) is int and recipe[key] > 0):
+            raise RecipeError(f"{key} must be a positive whole number, got {recipe[key]!r}")
+    for key in NUMBERS:
+        if recipe.get(key) is not None and type(recipe[key]) not in (int, float):
+            raise RecipeError(f"{key} must be a number, got {recipe[key]!r}")
+    if recipe.get("augment") is not None and not isinstance(recipe["augment"], dict):
+        raise RecipeError(f'augment must be minicnn.data.Augmenter settings such as {{"pad_crop": 2}}, or none; '
+                          f"got {recipe['augment']!r}")
+    if recipe["optimizer"] not in optim.OPTIMIZERS:
+        raise RecipeError(f"unknown optimizer {recipe['optimizer']!r}; choose one of {', '.join(optim.OPTIMIZERS)}")
+    schedule = recipe.get("schedule")
+    if schedule and (not isinstance(schedule, dict) or schedule.get("name") not in optim.SCHEDULES):
+        raise RecipeError(f"schedule must be {{'name': one of {', '.join(optim.SCHEDULES)}, plus its settings}}, "
+                          f"got {schedule!r}")
+    if keep_best_monitor(recipe) not in MONITORS + (None,):
+        raise RecipeError(f"keep_best must be one of {', '.join(MONITORS)}, true or false, got {recipe['keep_best']!r}")
+    return recipe
+
+
+def keep_best_monitor(recipe):
+    """The value KeepBestWeights watches ("val_accuracy" for True), or None for no keep-best."""
+    keep_best = recipe.get("keep_best")
+    return "val_accuracy" if keep_best is True else keep_best or None
+
+
+def load_splits(data_dir=None, val_fraction=0.2, seed=0, limit=None):
+    """Fashion-MNIST as training, validation and test images.
+
+    Inputs:
+    - data_dir: where the IDX files are; None searches (see data.load_fashion_mnist).
+    - val_fraction: the share of the 60,000 training images held out, stratified by class.
+    - seed: picks the validation images.
+    - limit: a quick try: the first ``limit`` training images and at most as many
+      validation and test images; None keeps everything.
+
+    Returns (train, val, test), each a pair (images uint8 (N, 28, 28), labels int (N,)).
+    """
+    (x_train_all, y_train_all), test = data.load_fashion_mnist(data_dir)
+    train, val = data.train_val_split(x_train_all, y_train_all, val_fraction=val_fraction, seed=seed)
+    if limit:
+        train, val, test = [(images[:limit], labels[:limit]) for images, labels in (train, val, test)]
+    return train, val, test
+
+
+class PCAProjection:
+    """Images -> their coordinates on the leading principal components of the training images.
+
+    Fitted on the training split only, so validation and test images play no
+    part in the preprocessing; keeps the fewest components that explain
+    ``variance`` of it (187 for 95% of the 48,000 training images).
+
+    Attributes:
+    - mean: float32 (D,), the training images' mean (D = 784 pixels).
+    - components: float32 (K, D), the kept principal axes, largest variance first.
+    - explained_variance_ratio: float (min(N, D),), every component's share, for the variance curve.
+    - variance: the share asked for. standardize: whether the pixels were
+      standardized before (a projection only fits images scaled the same way).
+    """
+
+    def __init__(self, mean, components, explained_variance_ratio, variance, standardize):
+        self.mean, self.components = mean, components
+        self.explained_variance_ratio = explained_variance_ratio
+        self.variance, self.standardize = float(variance), bool(standardize)
+
+    @classmethod
+    def fit(cls, images, variance, standardize=False):
+        """Fit on float images (N, ...) scaled by data.prepare_images(standardize=standardize)."""
+        from sklearn.decomposition import PCA
+
+        pca = PCA().fit(images.reshape(len(images), -1))
+        ratio = pca.explained_variance_ratio_
+        # components_for_variance is None when rounding keeps all components just short of the share
+        count = plots.components_for_variance(ratio, variance) or len(ratio)
+        return cls(pca.mean_, pca.components_[:count], ratio, variance, standardize)
+
+    def transform(self, images):
+        """Images (N, ...) -> float32 (N, K) coordinates."""
+        rows = images.reshape(len(images), -1)
+        if rows.shape[1] != self.mean.shape[0]:
+            raise ValueError(f"this PCA projects images of {self.mean.shape[0]} pixels, got {rows.shape[1]}")
+        return ((rows - self.mean) @ self.components.T).astype("float32", copy=False)
+
+    def save(self, path):
+        """One .npz (written atomically) that ``load`` reads back; the run keeps it beside model.npz."""
+        write_npz_atomically(path, {"mean": self.mean, "components": self.components,
+                                    "explained_variance_ratio": self.explained_variance_ratio,
+                                    "variance": self.variance, "standardize": self.standardize})
+
+    @classmethod
+    def load(cls, path):
+        """Read a file written by ``save``; ValueError naming the file if it is something else."""
+        contents = read_npz(path)
+        try:
+            return cls(contents["mean"], contents["components"], contents["explained_variance_ratio"],
+                       contents["variance"], contents["standardize"])
+        except KeyError as error:
+            raise ValueError(f"{path}: not a PCA file written by minicnn (no {error})") from error
+
+
+def prepare_inputs(splits, recipe):
+    """Network input for (train, val, test) uint8 splits, as ``recipe`` says.
+
+    Pixels are scaled to [0, 1], or standardized with ``standardize``; with
+    ``pca_variance`` they are then projected by a PCAProjection fitted on the
+    training split.
+
+    Returns ((train, val, test), pca): each split a pair (float32 input, labels),
+    the input (N, 1, 28, 28) or, with PCA, (N, K); pca is the PCAProjection or None.
+    """
+    standardize = bool(recipe.get("standardize"))
+    prepared = [(data.prepare_images(images, standardize=standardize), labels) for images, labels in splits]
+    if not recipe.get("pca_variance"):
+        return prepared, None
+    pca = PCAProjection.fit(prepared[0][0], recipe["pca_variance"], standardize)
+    return [(pca.transform(images), labels) for images, labels in prepared], pca
+
+
+def build_network(name, recipe, seed, input_shape, verbose=True):
+    """Zoo network ``name`` with the recipe's architecture settings, for per-sample ``input_shape``.
+
+    A PCA network is rebuilt on the number of components actually kept when it
+    differs from the paper's (a --limit run keeps fewer), and says so.
+    """
+    network = zoo.NETWORKS[name]
+    if len(network.input_shape) == 1 and len(input_shape) != 1:
+        raise RecipeError(f"{name} takes PCA features, not images: keep its pca_variance")
+    if input_shape != network.input_shape and verbose:
+        print(f"note: {name} is built on input {input_shape}, not the paper's {network.input_shape}, "
+              "because that is what the preprocessing produced")
+    architecture = {key: recipe[key] for key in zoo.ARCHITECTURE_KEYS if key in recipe}
+    try:
+        return zoo.build(name, seed=seed, input_shape=input_shape, **architecture)
+    except ValueError as error:
+        raise RecipeError(f"{name} cannot take input of shape {input_shape} ({error})") from error
+
+
+def make_optimizer(model, recipe):
+    """The recipe's optimizer with its lr and whichever OPTIMIZER_SETTINGS the recipe has."""
+    settings = {key: recipe[key] for key in OPTIMIZER_SETTINGS if key in recipe}
+    try:
+        return optim.OPTIMIZERS[recipe["optimizer"]](model, lr=recipe["lr"], **settings)
+    except TypeError as error:
+        raise RecipeError(f"{error}; drop those recipe keys or choose another optimizer") from error
+
+
+def make_schedule(optimizer, recipe):
+    """The recipe's learning-rate schedule, or None; CosineAnnealingLR anneals over all epochs by default."""
+    if not recipe.get("schedule"):
+        return None
+    settings = dict(recipe["schedule"])
+    name = settings.pop("name")
+    if name == "CosineAnnealingLR":
+        settings.setdefault("T_max", recipe["epochs"])
+    try:
+        return optim.SCHEDULES[name](optimizer, **settings)
+    except TypeError as error:
+        raise RecipeError(f"schedule {name}: {error}") from error
+
+
+def make_augmenter(recipe):
+    """A data.Augmenter with the recipe's augment settings, or None."""
+    if not recipe.get("augment"):
+        return None
+    try:
+        return data.Augmenter(**recipe["augment"])
+    except TypeError as error:
+        raise RecipeError(f"augment: {error}; its settings are: {', '.join(data.Augmenter().config())}") from error
+
+
+def make_callbacks(recipe):
+    """(callbacks, keep_best): KeepBestWeights first, then EarlyStopping, each if the recipe asks.
+
+    The order is part of the checkpoint format: callbacks' states are saved by position.
+    """
+    monitor = keep_best_monitor(recipe)
+    keep_best = KeepBestWeights(monitor=monitor) if monitor else None
+    callbacks = [keep_best] if keep_best else []
+    early_stopping = recipe.get("early_stopping")
+    if early_stopping:
+        if not isinstance(early_stopping, dict) or early_stopping.get("monitor", "val_loss") not in LOGGED:
+            raise RecipeError(f'early_stopping must be like {{"monitor": "val_loss", "patience": 10}} with a monitor '
+                              f"among {', '.join(LOGGED)}, got {early_stopping!r}")
+        try:
+            callbacks.append(EarlyStopping(**early_stopping))
+        except TypeError as error:
+            raise RecipeError(f"early_stopping takes monitor, patience and min_delta: {error}") from error
+    return callbacks, keep_best
+
+
+def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, limit=None, backend_name=None,
+                   resume=False, verbose=True, extra_config=None):
+    """Train zoo network ``name`` with its recipe (plus ``overrides``), test it once, and report.
+
+    Inputs:
+    - name: a key of zoo.NETWORKS.
+    - overrides: dict of recipe keys (zoo.RECIPE_KEYS) replacing the recipe's values.
+    - seed: seeds the split, the initial weights, the shuffling, dropout and augmentation.
+    - out_dir: where checkpoint.npz (after every epoch) and report.write_run's files
+      go, plus pca.npz and pca_variance.png for a PCA recipe; None writes nothing.
+    - data_dir: where the Fashion-MNIST files are (None: search).
+    - limit: a quick try: this many training images, at most as many validation and test images.
+    - backend_name: "numpy" or "cupy"; None keeps the active backend.
+    - resume: continue from out_dir/checkpoint.npz.
+    - verbose: print the summary, the data sizes, a line per epoch and the result.
+    - extra_config: more entries for config.json (a script's own arguments).
+
+    Returns a dict: name, test_accuracy, best_val_accuracy, best_epoch (the epoch whose
+    weights were kept, else the one with the best validation accuracy), epochs_run,
+    minutes (training time of this call), parameters ([trainable, non_trainable]),
+    pca_components (None without PCA) and out_dir.
+    """
+    recipe = recipe_for(name, overrides)
+    if resume and not out_dir:
+        raise RecipeError("resume continues from OUT_DIR/checkpoint.npz: give an out_dir")
+    if backend_name:
+        backend.set_backend(backend_name)
+    splits = load_splits(data_dir, recipe["val_fraction"], seed, limit)
+    (train, val, test), pca = prepare_inputs(splits, recipe)
+    if pca and verbose:
+        print(f"PCA: {len(pca.components)} components keep {pca.variance:.0%} of the variance "
+              f"of the {len(train[1]):,} training images")
+    model = build_network(name, recipe, seed, train[0].shape[1:], verbose)
+    if verbose:
+        print(model.summary())
+        print(f"backend {backend.name}: {len(train[1]):,} training, {len(val[1]):,} validation, "
+              f"{len(test[1]):,} test images", flush=True)
+
+    optimizer = make_optimizer(model, recipe)
+    callbacks, keep_best = make_callbacks(recipe)
+    augment = make_augmenter(recipe)
+    started = time.perf_counter()
+    history = fit(model, optimizer, train, val, epochs=recipe["epochs"], batch_size=recipe["batch_size"],
+                  loss=SoftmaxCrossEntropy(label_smoothing=recipe.get("label_smoothing", 0.0)),
+                  schedule=make_schedule(optimizer, recipe), augment=augment, callbacks=callbacks, seed=seed,
+                  resume=resume, checkpoint=os.path.join(out_dir, "checkpoint.npz") if out_dir else None,
+                  progress=verbose)
+    minutes = (time.perf_counter() - started) / 60
+    val_accuracies = history["val_accuracy"]
+    best_val_accuracy = max(val_accuracies) if val_accuracies else None
+    if keep_best:
+        best_epoch = keep_best.best_epoch
+    else:
+        best_epoch = history["epoch"][val_accuracies.index(best_val_accuracy)] if val_accuracies else None
+
+    if out_dir:
+        config = dict(extra_config or {}, network=name, recipe=recipe, seed=seed, backend=backend.name,
+                      limit=limit, data_dir=data_dir, out_dir=out_dir, resume=resume,
+                      pca_components=len(pca.components) if pca else None, epochs_run=len(history["epoch"]),
+                      best_epoch=best_epoch, best_val_accuracy=best_val_accuracy,
+                      train_minutes_this_session=round(minutes, 2),
+                      train_seconds_total=round(sum(history["seconds"]), 1),
+                      augment_config=augment.config() if augment else None)
+        # PCA features are not pictures: the misclassified figure shows the images behind them.
+        pictures = data.prepare_images(splits[2][0]) if pca else None
+        test_accuracy = report.write_run(out_dir, model, history, test, config, CLASS_NAMES, images=pictures)
+        if pca:
+            pca.save(os.path.join(out_dir, "pca.npz"))
+            plots.plot_pca_variance(pca.explained_variance_ratio, os.path.join(out_dir, "pca_variance.png"),
+                                    thresholds=sorted({0.90, 0.95, pca.variance}),
+                                    title=f"PCA of the {len(train[1]):,} training images")
+    else:
+        test_accuracy = evaluate(model, *test)[1]
+    if verbose:
+        kept = (f"best validation epoch {best_epoch}" if keep_best
+                else f"weights of the last epoch, {len(history['epoch'])}")
+        where = f"; report and figures in {out_dir}/" if out_dir else ""
+        print(f"test accuracy {test_accuracy:.4f} ({kept}){where}")
+    return {"name": name, "test_accuracy": test_accuracy, "best_val_accuracy": best_val_accuracy,
+            "best_epoch": best_epoch, "epochs_run": len(history["epoch"]), "minutes": round(minutes, 2),
+            "parameters": list(model.count_params()), "pca_components": len(pca.components) if pca else None,
+            "out_dir": out_dir}
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """--help with each option's default (unless it is None or the help already names it) and the
+    description and epilog laid out as written."""
+
+    def _get_help_string(self, action):
+        if action.default is None or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def positive_int(text):
+    """argparse type for counts (--epochs, --limit, --jobs): 0 would silently mean "all" or "nothing"."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def add_run_arguments(parser, out_dir):
+    """The flags every example and `minicnn train`/`reproduce` share; ``out_dir`` is --out-dir's default."""
+    parser.add_argument("--backend", choices=backend.BACKENDS, default=os.environ.get("MINICNN_BACKEND", "numpy"),
+                        help="numpy (CPU) or cupy (NVIDIA GPU)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the split, the weights, shuffling and augmentation")
+    parser.add_argument("--epochs", type=positive_int, default=None,
+                        help="train this many epochs instead of the recipe's")
+    parser.add_argument("--limit", type=positive_int, default=None,
+                        help="a quick try: use only this many training images, and as many validation and test images")
+    parser.add_argument("--data-dir", default=None, help="where the Fashion-MNIST IDX files are (default: search)")
+    parser.add_argument("--out-dir", default=out_dir, help="where the report, figures and checkpoints go")
+
+
+def run_settings(arguments):
+    """run_experiment's keyword arguments from the flags of add_run_arguments (but --epochs and --out-dir)."""
+    return {"seed": arguments.seed, "data_dir": arguments.data_dir, "limit": arguments.limit,
+            "backend_name": arguments.backend}
+
+
+def run_comparison(runs, arguments, title):
+    """Run several experiments into OUT_DIR/<label>/ and write OUT_DIR/comparison.md, a table of them all.
+
+    Inputs:
+    - runs: list of (label, network name, overrides dict or None), run in order.
+    - arguments: the parsed flags of add_run_arguments; --epochs, if given,
+      replaces every run's epochs (a quick try).
+    - title: the heading of comparison.md.
+
+    Returns the list of run_experiment results, each with its "label" added.
+    """
+    results = []
+    for label, name, overrides in runs:
+        print(f"\n=== {label} ===", flush=True)
+        overrides = dict(overrides or {}, **({"epochs": arguments.epochs} if arguments.epochs is not None else {}))
+        result = run_experiment(name, overrides, out_dir=os.path.join(arguments.out_dir, label),
+                                **run_settings(arguments))
+        results.append(dict(result, label=label))
+    table = comparison_table(results)
+    path = os.path.join(arguments.out_dir, "comparison.md")
+    with atomic_write(path, "w") as file:
+        file.write(f"# {title}\n\nCommand: `{' '.join(['python'] + sys.argv)}`\n\n{table}\n")
+    print(f"\n{table}\n\ncomparison written to {path}")
+    return results
+
+
+def comparison_table(results):
+    """A markdown table of run_experiment results (with "label"): ours next to the paper's figures."""
+    lines = ["| run | network | paper | parameters (trainable + non-trainable) | reported accuracy "
+             "| test accuracy | best validation accuracy | epochs | minutes |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for result in results:
+        network = zoo.NETWORKS[result["name"]]
+        reported = (f"{network.reported_accuracy:.2%} ({network.reported_split})"
+                    if network.reported_accuracy is not None else "not reported")
+        trainable, non_trainable = result["parameters"]
+        best_val = "-" if result["best_val_accuracy"] is None else f"{result['best_val_accuracy']:.2%}"
+        lines.append(f"| {result['label']} | {result['name']} | {network.citation} | {trainable:,} + {non_trainable:,} "
+                     f"| {reported} | {result['test_accuracy']:.2%} | {best_val} | {result['epochs_run']} "
+                     f"| {result['minutes']:.1f} |")
+    return "\n".join(lines)
+
+
+def run_script(main):
+    """Run an example's ``main()`` as a program: exit with its status, and on Ctrl-C exit 130 without a
+    traceback (fit() has already saved the checkpoint and printed how to resume)."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,64 @@
+"""minicnn sweep: reading a grid, and running one with joblib here and on a Dask cluster."""
+import csv
+
+import pytest
+
+from minicnn import cli, sweep
+
+TINY_GRID = ["sweep", "saraswat-pca-dnn", "--grid", "hidden=64,64-32", "--limit", "300", "--epochs", "1"]
+
+
+def test_the_papers_grid_is_the_cartesian_product_with_linked_optimizer_and_learning_rate():
+    configurations = sweep.parse_grid(["hidden=64,64-32", "optimizer=Adam:1e-3,RMSprop:1e-2", "batch_size=32,64"],
+                                      epochs=30)
+    assert len(configurations) == 8
+    assert {"hidden": [64, 32], "optimizer": "RMSprop", "lr": 0.01, "batch_size": 64, "epochs": 30} in configurations
+    assert {(entry["optimizer"], entry["lr"]) for entry in configurations} == {("Adam", 1e-3), ("RMSprop", 1e-2)}
+
+
+def test_values_are_read_as_numbers_booleans_json_or_text():
+    assert sweep.parse_grid(["hidden=64", "hidden=64-32"]) == [{"hidden": [64]}, {"hidden": [64, 32]}]
+    assert sweep.parse_grid(["lr=1e-3,0.01", "epochs=2"], epochs=5) == [{"lr": 0.001, "epochs": 2},
+                                                                        {"lr": 0.01, "epochs": 2}]
+    assert sweep.parse_grid(['augment={"pad_crop": 2, "horizontal_flip": true},none', "standardize=true"]) == [
+        {"augment": {"pad_crop": 2, "horizontal_flip": True}, "standardize": True},
+        {"augment": None, "standardize": True}]
+    assert sweep.parse_grid(["optimizer=AdamW"]) == [{"optimizer": "AdamW"}]
+
+
+@pytest.mark.parametrize("entry", ["lr", "lr=", "=1", "lr=1,,2", "learning_rate=1", "hidden=64-x",
+                                   "optimizer=Adam:fast"])
+def test_a_malformed_entry_says_what_is_expected(entry):
+    with pytest.raises(sweep.SweepError, match="expected|not a recipe key"):
+        sweep.parse_grid([entry])
+
+
+def read_rows(path):
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def check_rows(rows):
+    """One row per configuration of TINY_GRID, best validation accuracy first."""
+    assert sorted(row["hidden"] for row in rows) == ["64", "64-32"]
+    accuracies = [float(row["val_accuracy"]) for row in rows]
+    assert all(0.0 <= accuracy <= 1.0 for accuracy in accuracies) and accuracies == sorted(accuracies, reverse=True)
+    assert all(0.0 <= float(row["test_accuracy"]) <= 1.0 and row["epochs_run"] == "1" for row in rows)
+
+
+def test_a_grid_runs_in_parallel_with_joblib(capsys, tmp_path, fashion_mnist_installed):
+    out = tmp_path / "grid.csv"
+    assert cli.main(TINY_GRID + ["--jobs", "2", "--out", str(out)]) == 0
+    check_rows(read_rows(out))
+    printed = capsys.readouterr().out
+    assert "2 configurations, 2 at a time" in printed and "val_accuracy" in printed
+
+
+def test_a_grid_runs_on_a_dask_cluster(capsys, tmp_path, fashion_mnist_installed):
+    distributed = pytest.importorskip("distributed")
+    out = tmp_path / "grid.csv"
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        assert cli.main(TINY_GRID + ["--dask", cluster.scheduler_address, "--out", str(out)]) == 0
+    check_rows(read_rows(out))
+    assert "on the Dask cluster at tcp://" in capsys.readouterr().out
