@@ -20,7 +20,7 @@ import os
 import sys
 import traceback
 
-from minicnn import backend, data, metrics, optim, zoo
+from minicnn import backend, data, metrics, optim, results, zoo
 from minicnn.backend import BackendError
 from minicnn.experiment import (FLIP_AND_CROP, HelpFormatter, PCAProjection, RecipeError, add_run_arguments,
                                 positive_int, recipe_for, run_experiment, run_settings)
@@ -283,6 +283,15 @@ def command_check_layer(arguments):
     return 0 if passed else 1
 
 
+def command_results(arguments):
+    """`minicnn results DIR...`: the Markdown results table of every finished run below the directories."""
+    table = results.results_table(arguments.directories)
+    if table.count("\n") < 2:
+        raise UsageError(f"no finished run (a config.json with a test accuracy) under {', '.join(arguments.directories)}")
+    print(table)
+    return 0
+
+
 # ----------------------------------------------------------------------------
 # The parser
 # ----------------------------------------------------------------------------
@@ -329,6 +338,10 @@ def build_parser():
     add_run_arguments(reproduce, out_dir=None)
     reproduce.add_argument("--resume", action="store_true", help="continue from OUT_DIR/checkpoint.npz")
     reproduce.epilog = "--out-dir defaults to runs/NAME."
+
+    results_command = command("results", command_results, "the Markdown table of finished runs: test accuracy "
+                              "(mean and spread over seeds) against the paper's, epochs, minutes, commands")
+    results_command.add_argument("directories", nargs="+", metavar="DIR", help="searched for runs' config.json")
 
     evaluation = command("evaluate", command_evaluate, "evaluate a saved model.npz on the test set and print "
                          "its classification report")

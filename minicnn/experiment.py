@@ -309,7 +309,8 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     if out_dir:
         config = dict(extra_config or {}, network=name, recipe=recipe, seed=seed, backend=backend.name,
                       limit=limit, data_dir=data_dir, out_dir=out_dir, resume=resume,
-                      pca_components=len(pca.components) if pca else None, epochs_run=len(history["epoch"]),
+                      pca_components=len(pca.components) if pca else None, parameters=list(model.count_params()),
+                      epochs_run=len(history["epoch"]),
                       best_epoch=best_epoch, best_val_accuracy=best_val_accuracy,
                       train_minutes_this_session=round(minutes, 2),
                       train_seconds_total=round(sum(history["seconds"]), 1),

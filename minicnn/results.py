@@ -1,0 +1,69 @@
+"""The results table: finished runs (their config.json) grouped by network, against the papers.
+
+    minicnn results runs/                 # every run below runs/, one Markdown row per network
+
+Every number comes from a run directory written by minicnn.experiment
+(config.json: the command, the network, the seed, the epochs run, the training
+seconds and the test accuracy), so the table can always be made again.
+"""
+import glob
+import json
+import os
+import statistics
+
+from minicnn import zoo
+from minicnn.model import Sequential
+
+HEADER = ("| network | parameters: ours (paper) | paper: accuracy (split) | ours: test accuracy | seeds | epochs "
+          "| minutes per run (CPU) | command |\n|---|---|---|---|---|---|---|---|")
+
+
+def find_runs(directories):
+    """The config.json of every finished run (one with a test accuracy) under ``directories``, as dicts.
+
+    Runs that did not record their parameter counts get them from the model.npz beside the config.
+    """
+    runs = []
+    for directory in directories:
+        for path in sorted(glob.glob(os.path.join(directory, "**", "config.json"), recursive=True)):
+            with open(path) as file:
+                config = json.load(file)
+            if "test_accuracy" in config and "network" in config:
+                model_path = os.path.join(os.path.dirname(path), "model.npz")
+                if "parameters" not in config and os.path.exists(model_path):
+                    config["parameters"] = list(Sequential.load(model_path).count_params())
+                runs.append(config)
+    return runs
+
+
+def mean_and_spread(values, digits=2, scale=100.0):
+    """'93.12%' for one value, '93.12% ± 0.15' (sample standard deviation) for several."""
+    scaled = [value * scale for value in values]
+    text = f"{statistics.mean(scaled):.{digits}f}%"
+    return text + (f" ± {statistics.stdev(scaled):.{digits}f}" if len(scaled) > 1 else " (1 seed)")
+
+
+def table_row(name, runs):
+    """One Markdown row for the runs of network ``name``."""
+    network = zoo.NETWORKS.get(name)
+    counts = sorted({tuple(run["parameters"]) for run in runs if "parameters" in run})
+    parameters = ", ".join(f"{trainable:,} + {non_trainable:,}" for trainable, non_trainable in counts) or "?"
+    if network:
+        parameters += f" ({network.trainable_params:,} + {network.non_trainable_params:,})"
+    reported = (f"{network.reported_accuracy:.2%} ({network.reported_split})"
+                if network and network.reported_accuracy is not None else "not reported")
+    seeds = sorted(run.get("seed") for run in runs)
+    epochs = sorted({run.get("epochs_run") for run in runs})
+    minutes = statistics.mean(run.get("train_seconds_total", 0.0) for run in runs) / 60
+    commands = "; ".join(sorted({f"`{run['command']}`" for run in runs if run.get("command")}))
+    return (f"| {name} | {parameters} | {reported} | {mean_and_spread([run['test_accuracy'] for run in runs])} "
+            f"| {', '.join(map(str, seeds))} | {', '.join(map(str, epochs))} | {minutes:.1f} | {commands} |")
+
+
+def results_table(directories):
+    """The Markdown table of every finished run under ``directories``, one row per network in zoo order."""
+    by_network = {}
+    for run in find_runs(directories):
+        by_network.setdefault(run["network"], []).append(run)
+    order = [name for name in zoo.NETWORKS if name in by_network] + sorted(set(by_network) - set(zoo.NETWORKS))
+    return "\n".join([HEADER] + [table_row(name, by_network[name]) for name in order])

@@ -1,0 +1,41 @@
+"""`minicnn results`: the results table is made from the runs' own config.json files."""
+import json
+
+from minicnn import cli, results
+
+
+def write_run(directory, **config):
+    directory.mkdir(parents=True)
+    (directory / "config.json").write_text(json.dumps(config))
+
+
+def test_table_groups_seeds_and_reports_mean_and_spread(tmp_path, capsys):
+    common = {"network": "report-ann", "parameters": [235146, 0], "epochs_run": 10, "train_seconds_total": 60.0}
+    write_run(tmp_path / "a", seed=0, test_accuracy=0.88, command="minicnn reproduce report-ann --seed 0", **common)
+    write_run(tmp_path / "b", seed=1, test_accuracy=0.86, command="minicnn reproduce report-ann --seed 1", **common)
+    write_run(tmp_path / "unfinished", network="report-cnn", seed=0)  # no test accuracy: not a finished run
+    assert cli.main(["results", str(tmp_path)]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| report")]
+    assert len(rows) == 1
+    cells = [cell.strip() for cell in rows[0].strip("|").split("|")]
+    assert cells[1] == "235,146 + 0 (235,146 + 0)"
+    assert cells[2] == "85.00% (test)"
+    assert cells[3] == "87.00% ± 1.41"   # mean of 88 and 86, sample standard deviation sqrt(2)
+    assert cells[4] == "0, 1" and cells[5] == "10" and cells[6] == "1.0"
+    assert "--seed 0" in cells[7] and "--seed 1" in cells[7]
+
+
+def test_one_seed_says_so():
+    assert results.mean_and_spread([0.9312]) == "93.12% (1 seed)"
+
+
+def test_no_runs_is_a_usage_error(tmp_path, capsys):
+    assert cli.main(["results", str(tmp_path)]) == 2
+    assert "no finished run" in capsys.readouterr().err
+
+
+def test_parameters_come_from_the_saved_model_when_the_config_lacks_them(tmp_path):
+    from minicnn import zoo
+    write_run(tmp_path / "run", network="saraswat-cnn", seed=0, test_accuracy=0.9, epochs_run=1)
+    zoo.build("saraswat-cnn").save(tmp_path / "run" / "model.npz")
+    assert "262,890 + 224 (262,890 + 224)" in results.results_table([str(tmp_path)])
