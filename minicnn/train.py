@@ -252,7 +252,7 @@ def save_training_state(path, model, optimizer, schedule, callbacks, run):
     callback_values = []
     for index, callback in enumerate(callbacks):
         values, arrays = callback.state()
-        callback_values.append(values)
+        callback_values.append(dict(values, callback=type(callback).__name__, monitor=callback.monitor))
         extra.update({f"callback/{index}/{key}": value for key, value in arrays.items()})
     state = {"run": run, "optimizer": optimizer_state, "callbacks": callback_values,
              "schedule": schedule.state_dict() if schedule else None,
@@ -274,10 +274,14 @@ def load_training_state(path, model, optimizer, schedule, callbacks):
     optimizer.load_state_dict(optimizer_state)
     if schedule is not None and state["schedule"] is not None:
         schedule.load_state_dict(state["schedule"])
-    for index, (callback, values) in enumerate(zip(callbacks, state["callbacks"])):
-        prefix = f"callback/{index}/"
-        callback.load_state(values, {key[len(prefix):]: value for key, value in contents.items()
-                                     if key.startswith(prefix)})
+    # each callback takes the saved state of its own kind and monitor; one added since starts fresh
+    for callback in callbacks:
+        for index, values in enumerate(state["callbacks"]):
+            if (values.get("callback"), values.get("monitor")) == (type(callback).__name__, callback.monitor):
+                prefix = f"callback/{index}/"
+                callback.load_state(values, {key[len(prefix):]: value for key, value in contents.items()
+                                             if key.startswith(prefix)})
+                break
     model.rng.bit_generator.state = state["model_rng"]
     run = state["run"]
     run["history"] = History(run["history"])

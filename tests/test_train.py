@@ -155,3 +155,20 @@ def test_plain_progress_prints_one_line_per_epoch(capsys):
     fit(model, optim.Adam(model), train, val, epochs=2, batch_size=32, progress=True)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
     assert len(lines) == 2 and "val_acc" in lines[0]
+
+
+def test_resume_gives_each_callback_its_own_saved_state(tmp_path):
+    train, val = tiny_problem()
+    checkpoint = str(tmp_path / "checkpoint.npz")
+    model = tiny_model()
+    first = [KeepBestWeights("val_loss"), EarlyStopping("val_loss", patience=50)]
+    fit(model, optim.Adam(model, lr=0.01), train, val, epochs=2, batch_size=16, callbacks=first,
+        checkpoint=checkpoint, progress=False)
+    # resumed with the callbacks in another order, plus one watching another value
+    model = tiny_model()
+    stopping, keep_loss, keep_accuracy = EarlyStopping("val_loss", patience=50), KeepBestWeights("val_loss"), \
+        KeepBestWeights("val_accuracy")
+    history = fit(model, optim.Adam(model, lr=0.01), train, val, epochs=3, batch_size=16,
+                  callbacks=[stopping, keep_accuracy, keep_loss], checkpoint=checkpoint, resume=True, progress=False)
+    assert stopping.best == min(history["val_loss"][:3]) and keep_loss.best == min(history["val_loss"])
+    assert keep_accuracy.best_epoch == 3  # saved state was for val_loss only: it starts fresh at epoch 3
