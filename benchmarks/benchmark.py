@@ -123,6 +123,7 @@ def peak_memory_mb(library, name, batch_size, steps=5):
 
 
 def memory_probe(library, name, batch_size, steps):
+    mc.backend.keep_freed_host_memory()
     model = zoo.build(name, seed=0)
     x, y = batch_for(model, batch_size)
     train, _ = (minicnn_steps if library == "minicnn" else torch_steps)(model, x, y)
@@ -149,6 +150,7 @@ def main(argv=None):
 
     import torch
     torch.set_num_threads(os.cpu_count())
+    mc.backend.keep_freed_host_memory()  # as fit() does; PyTorch's CPU tensors come from the same malloc
     peak = gemm_peak_gflops()
     lines = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
              f"NumPy {np.__version__}, PyTorch {torch.__version__} ({torch.get_num_threads()} threads); "

@@ -65,6 +65,7 @@ def main(argv=None):
     parser.add_argument("--backend", default=mc.backend.name)
     arguments = parser.parse_args(argv)
     mc.set_backend(arguments.backend)
+    mc.backend.keep_freed_host_memory()  # as fit() does
     for batch_size in arguments.batch_sizes:
         rows = profile(arguments.network, batch_size, arguments.repeats)
         total = sum(forward + backward for _, forward, backward in rows)

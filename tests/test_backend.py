@@ -31,3 +31,9 @@ def test_import_minicnn_alone_exposes_the_modules():
     for name in ("backend", "layers", "losses", "optim", "model", "data", "zoo"):
         assert hasattr(mc, name)
     assert mc.layers.Conv2D and mc.zoo.NETWORKS and mc.data.load_fashion_mnist
+
+
+def test_keep_freed_host_memory_is_safe_to_call_again():
+    first, second = backend.keep_freed_host_memory(), backend.keep_freed_host_memory()
+    assert first == second and isinstance(first, bool)
+    assert (np.ones((600, 600)) * 2).sum() == 720_000  # large arrays still work
