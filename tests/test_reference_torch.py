@@ -184,3 +184,39 @@ def test_pytorch_default_initialisation_bounds():
                        init="keras", seed=0)
     assert np.abs(backend.to_numpy(keras.layers[0].params["W"])).max() <= np.sqrt(6 / (4 * 9 + 8 * 9))
     assert not backend.to_numpy(keras.layers[2].params["b"]).any()  # Keras: zero bias
+
+
+@pytest.mark.parametrize("name, training", [("awasthi-enhanced-cnn", False), ("saraswat-cnn", True),
+                                            ("miniproject-enhanced-cnn", False)])
+def test_whole_zoo_network_matches_its_torch_twin(name, training):
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks"))
+    from torch_twin import torch_twin
+    from minicnn import zoo
+
+    model = zoo.build(name, seed=0, dtype="float64")
+    twin = torch_twin(model).double()
+    twin.train(training)
+    rng = np.random.default_rng(0)
+    x = rng.random((4,) + model.input_shape)
+    labels = rng.integers(0, 10, 4)
+    loss = SoftmaxCrossEntropy()
+    logits = model.forward(x, training=training)
+    value = loss.forward(logits, labels)
+    model.backward(loss.backward())
+    x_t = torch.from_numpy(x)
+    logits_t = twin(x_t)
+    value_t = F.cross_entropy(logits_t, torch.from_numpy(labels))
+    value_t.backward()
+    np.testing.assert_allclose(backend.to_numpy(logits), logits_t.detach().numpy(), rtol=1e-9, atol=1e-10)
+    assert value == pytest.approx(value_t.item(), rel=1e-10)
+    twin_layers = list(twin)
+    for layer, module in zip(model.layers, twin_layers):
+        for key, grad in layer.grads.items():
+            reference = {"W": module.weight.grad, "b": module.bias.grad, "gamma": module.weight.grad,
+                         "beta": module.bias.grad}[key].numpy()
+            if isinstance(layer, layers.Dense) and key == "W":
+                reference = reference.T  # nn.Linear keeps (out, in)
+            np.testing.assert_allclose(backend.to_numpy(grad), reference, rtol=1e-8, atol=1e-11,
+                                       err_msg=f"{layer.name}.{key}")
