@@ -9,6 +9,7 @@ seconds and the test accuracy), so the table can always be made again.
 import glob
 import json
 import os
+import re
 import statistics
 
 from minicnn import zoo
@@ -43,6 +44,12 @@ def mean_and_spread(values, digits=2, scale=100.0):
     return text + (f" ± {statistics.stdev(scaled):.{digits}f}" if len(scaled) > 1 else " (1 seed)")
 
 
+def general_command(command):
+    """The command without where it wrote (--out-dir) and with its seed as S, so that seeds share one line."""
+    command = re.sub(r"\s--out-dir[ =]\S+", "", command)
+    return re.sub(r"--seed[ =]\d+", "--seed S", command)
+
+
 def table_row(name, runs):
     """One Markdown row for the runs of network ``name``."""
     network = zoo.NETWORKS.get(name)
@@ -55,7 +62,7 @@ def table_row(name, runs):
     seeds = sorted(run.get("seed") for run in runs)
     epochs = sorted({run.get("epochs_run") for run in runs})
     minutes = statistics.mean(run.get("train_seconds_total", 0.0) for run in runs) / 60
-    commands = "; ".join(sorted({f"`{run['command']}`" for run in runs if run.get("command")}))
+    commands = "; ".join(sorted({f"`{general_command(run['command'])}`" for run in runs if run.get("command")}))
     return (f"| {name} | {parameters} | {reported} | {mean_and_spread([run['test_accuracy'] for run in runs])} "
             f"| {', '.join(map(str, seeds))} | {', '.join(map(str, epochs))} | {minutes:.1f} | {commands} |")
 

@@ -22,7 +22,12 @@ def test_table_groups_seeds_and_reports_mean_and_spread(tmp_path, capsys):
     assert cells[2] == "85.00% (test)"
     assert cells[3] == "87.00% ± 1.41"   # mean of 88 and 86, sample standard deviation sqrt(2)
     assert cells[4] == "0, 1" and cells[5] == "10" and cells[6] == "1.0"
-    assert "--seed 0" in cells[7] and "--seed 1" in cells[7]
+    assert cells[7] == "`minicnn reproduce report-ann --seed S`"
+
+
+def test_general_command_drops_the_output_directory_and_generalises_the_seed():
+    assert (results.general_command("minicnn reproduce band-cnn --seed 2 --out-dir runs/x/seed2 --limit 5")
+            == "minicnn reproduce band-cnn --seed S --limit 5")
 
 
 def test_one_seed_says_so():
