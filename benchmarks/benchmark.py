@@ -127,11 +127,19 @@ def memory_probe(library, name, batch_size, steps):
     model = zoo.build(name, seed=0)
     x, y = batch_for(model, batch_size)
     train, _ = (minicnn_steps if library == "minicnn" else torch_steps)(model, x, y)
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for _ in range(steps):
         train()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
-    print(f"{max(peak, baseline) / 1024:.1f}")
+    print(f"{own_peak_resident_kilobytes() / 1024:.1f}")
+
+
+def own_peak_resident_kilobytes():
+    """This process's peak resident memory. Not ru_maxrss: Linux carries that over from the parent
+    through exec, so a small child of a large benchmark would report the parent's peak."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def main(argv=None):

@@ -33,6 +33,8 @@ def parse_arguments(argv=None):
     parser.add_argument("--limit", type=int, default=None,
                         help="a quick try: use only this many training images, and as many validation and test images")
     parser.add_argument("--augment", action="store_true", help="random horizontal flip + 2-pixel pad-and-crop")
+    parser.add_argument("--batch-norm", choices=("pytorch", "keras"), default="pytorch",
+                        help="BatchNorm convention: PyTorch's (momentum 0.1) or the paper's Keras (0.99 kept, eps 1e-3)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT_DIR/checkpoint.npz")
     return parser.parse_args(argv)
 
@@ -42,7 +44,8 @@ def main(argv=None):
     early_stopping = {"monitor": "val_accuracy", "patience": arguments.patience} if arguments.patience else None
     overrides = {"epochs": arguments.epochs, "batch_size": arguments.batch_size, "lr": arguments.lr,
                  "early_stopping": early_stopping, "keep_best": "val_accuracy",
-                 "augment": experiment.FLIP_AND_CROP if arguments.augment else None}
+                 "augment": experiment.FLIP_AND_CROP if arguments.augment else None,
+                 "batch_norm": arguments.batch_norm}
     experiment.run_experiment(zoo.FLAGSHIP, overrides, seed=arguments.seed, out_dir=arguments.out_dir,
                               data_dir=arguments.data_dir, limit=arguments.limit, backend_name=arguments.backend,
                               resume=arguments.resume, extra_config=vars(arguments))

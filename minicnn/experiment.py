@@ -76,6 +76,8 @@ def recipe_for(name, overrides=None):
     if schedule and (not isinstance(schedule, dict) or schedule.get("name") not in optim.SCHEDULES):
         raise RecipeError(f"schedule must be {{'name': one of {', '.join(optim.SCHEDULES)}, plus its settings}}, "
                           f"got {schedule!r}")
+    if recipe.get("batch_norm", "pytorch") not in ("pytorch", "keras"):
+        raise RecipeError(f"batch_norm must be \"pytorch\" or \"keras\", got {recipe['batch_norm']!r}")
     if keep_best_monitor(recipe) not in MONITORS + (None,):
         raise RecipeError(f"keep_best must be one of {', '.join(MONITORS)}, true or false, got {recipe['keep_best']!r}")
     return recipe
@@ -193,7 +195,8 @@ def build_network(name, recipe, seed, input_shape, verbose=True):
               "because that is what the preprocessing produced")
     architecture = {key: recipe[key] for key in zoo.ARCHITECTURE_KEYS if key in recipe}
     try:
-        return zoo.build(name, seed=seed, input_shape=input_shape, **architecture)
+        return zoo.build(name, seed=seed, input_shape=input_shape, batch_norm=recipe.get("batch_norm", "pytorch"),
+                         **architecture)
     except ValueError as error:
         raise RecipeError(f"{name} cannot take input of shape {input_shape} ({error})") from error
 
@@ -307,8 +310,10 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
         best_epoch = history["epoch"][val_accuracies.index(best_val_accuracy)] if val_accuracies else None
 
     if out_dir:
-        config = dict(extra_config or {}, network=name, recipe=recipe, seed=seed, backend=backend.name,
-                      limit=limit, data_dir=data_dir, out_dir=out_dir, resume=resume,
+        # the command that made the run: the caller's (the `minicnn` command gives its own), else this process's
+        command = (extra_config or {}).get("command") or " ".join(["python"] + sys.argv)
+        config = dict(extra_config or {}, command=command, network=name, recipe=recipe, seed=seed,
+                      backend=backend.name, limit=limit, data_dir=data_dir, out_dir=out_dir, resume=resume,
                       pca_components=len(pca.components) if pca else None, parameters=list(model.count_params()),
                       epochs_run=len(history["epoch"]),
                       best_epoch=best_epoch, best_val_accuracy=best_val_accuracy,

@@ -48,6 +48,7 @@ RECIPE_KEYS = {
     "label_smoothing": "the label smoothing of the cross-entropy loss (0 = none)",
     "early_stopping": '{"monitor": "val_loss", "patience": 10}: stop when the monitored value stops improving',
     "keep_best": '"val_accuracy" or "val_loss" (true = "val_accuracy"): end with the best epoch\'s weights',
+    "batch_norm": 'the BatchNorm convention: "pytorch" (momentum 0.1, the default) or "keras" (0.99 kept, eps 1e-3)',
 }
 
 # Recipe keys that change the network itself: build() hands them to the network's builder.
@@ -188,7 +189,7 @@ NETWORKS = {network.name: network for network in [
 FLAGSHIP = "awasthi-enhanced-cnn"
 
 
-def build(name, seed=None, dtype="float32", init=None, input_shape=None, **architecture):
+def build(name, seed=None, dtype="float32", init=None, input_shape=None, batch_norm="pytorch", **architecture):
     """A fresh Sequential of zoo network ``name``, initialised like its paper's framework unless ``init`` says.
 
     Inputs:
@@ -198,13 +199,15 @@ def build(name, seed=None, dtype="float32", init=None, input_shape=None, **archi
     - init: "pytorch" or "keras"; None uses the paper's framework.
     - input_shape: the per-sample input shape; None uses the paper's. (A PCA
       network on fewer components than the paper's 187 needs another.)
+    - batch_norm: the BatchNorm convention, "pytorch" or "keras".
     - architecture: the ARCHITECTURE_KEYS of the network's recipe, e.g.
       hidden=[64, 32]; missing ones are taken from the recipe.
 
     BatchNorm layers use the PyTorch convention (momentum 0.1 on the new batch
-    statistic) even in Keras papers: Keras's 0.99-kept running statistics are
-    still unsettled after a short run and make inference accuracy collapse
-    (DESIGN.md, known pitfalls). The parameter counts are the same either way.
+    statistic) by default, even in Keras papers: Keras's 0.99-kept running
+    statistics are still unsettled after a short run and make inference
+    accuracy collapse (DESIGN.md, known pitfalls). batch_norm="keras" gives the
+    papers' own. The parameter counts are the same either way.
     """
     if name not in NETWORKS:
         raise KeyError(f"unknown network {name!r}; the zoo has: {', '.join(NETWORKS)}")
@@ -215,5 +218,7 @@ def build(name, seed=None, dtype="float32", init=None, input_shape=None, **archi
         raise ValueError(f"network {name!r} has no setting {', '.join(sorted(unknown))}; "
                          f"its architecture settings are: {', '.join(settings) or 'none'}")
     settings.update(architecture)
-    return Sequential(network.layers(**settings), input_shape=input_shape or network.input_shape,
+    layers = [BatchNorm(convention=batch_norm) if isinstance(layer, BatchNorm) else layer
+              for layer in network.layers(**settings)]
+    return Sequential(layers, input_shape=input_shape or network.input_shape,
                       init=init or network.framework, seed=seed, dtype=dtype, name=name)

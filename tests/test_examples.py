@@ -37,6 +37,7 @@ def test_flagship_quick_run_writes_report_and_figures(tmp_path, monkeypatch, cap
         assert (out_dir / name).stat().st_size > 0, name
     config = json.loads((out_dir / "config.json").read_text())
     assert config["epochs_run"] == 2 and 0.0 <= config["test_accuracy"] <= 1.0
+    assert config["command"].startswith("python enhanced_cnn.py --limit 600")
     assert config["augment_config"]["horizontal_flip"] is True
     report = (out_dir / "report.txt").read_text()
     assert "Ankle boot" in report and "macro avg" in report and "confusion matrix" in report

@@ -188,3 +188,12 @@ def test_batch_norm_refuses_a_single_value_per_channel_in_training():
     with pytest.raises(ValueError, match="more than one value per channel"):
         layer.forward(np.ones((1, 4), dtype=np.float32), training=True)
     assert layer.forward(np.ones((1, 4), dtype=np.float32), training=False).shape == (1, 4)
+
+
+def test_zoo_builds_either_batch_norm_convention_with_the_same_counts():
+    keras = zoo.build("awasthi-enhanced-cnn", batch_norm="keras")
+    norms = [layer for layer in keras.layers if isinstance(layer, layers.BatchNorm)]
+    assert len(norms) == 3 and all((n.convention, n.momentum, n.eps) == ("keras", 0.99, 1e-3) for n in norms)
+    assert keras.count_params() == PUBLISHED_COUNTS["awasthi-enhanced-cnn"]
+    assert all(n.convention == "pytorch" for n in zoo.build("awasthi-enhanced-cnn").layers
+               if isinstance(n, layers.BatchNorm))
