@@ -91,10 +91,6 @@ class Layer:
         """A parameter on the active backend in the layer's dtype."""
         return backend.to_device(np.asarray(host_array, dtype=self.dtype))
 
-    def zero_grads(self):
-        xp = backend.xp
-        self.grads = {key: xp.zeros_like(value) for key, value in self.params.items()}
-
     def count_params(self):
         """(trainable, non_trainable) numbers of values, Keras's way."""
         trainable = sum(int(np.prod(value.shape)) for value in self.params.values())
