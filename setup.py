@@ -25,7 +25,7 @@ setup(
         "sweep": figures + sweep,
         "dask": figures + dask,
         "test": figures + dask + ["pytest>=7", "hypothesis>=6.80"],
-        "benchmarks": figures + ["torch", "psutil"],
+        "benchmarks": figures + ["torch"],  # the CPU build is enough
     },
     entry_points={"console_scripts": ["minicnn = minicnn.cli:main"]},
 )
