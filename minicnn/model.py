@@ -63,9 +63,13 @@ class Sequential:
         With input_gradient=False (what training uses) the first layer may skip
         computing dx, which nothing needs, and None may be returned.
         """
+        # set only for this call, so that the first layer, used on its own later, still returns dx
         self.layers[0].skip_input_gradient = not input_gradient
-        for layer in reversed(self.layers):
-            dlogits = layer.backward(dlogits)
+        try:
+            for layer in reversed(self.layers):
+                dlogits = layer.backward(dlogits)
+        finally:
+            self.layers[0].skip_input_gradient = False
         return dlogits
 
     def predict_logits(self, x, batch_size=256):

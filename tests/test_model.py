@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from minicnn import backend, layers, zoo
+from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.model import Sequential
 
 # (trainable, non-trainable) as the papers publish them (../shared/papers.md), written out, not recomputed
@@ -197,3 +198,13 @@ def test_zoo_builds_either_batch_norm_convention_with_the_same_counts():
     assert keras.count_params() == PUBLISHED_COUNTS["awasthi-enhanced-cnn"]
     assert all(n.convention == "pytorch" for n in zoo.build("awasthi-enhanced-cnn").layers
                if isinstance(n, layers.BatchNorm))
+
+
+def test_skipping_the_input_gradient_lasts_one_backward_only():
+    model, x = trained_model()
+    loss = SoftmaxCrossEntropy()
+    loss.forward(model.forward(x, training=True), np.arange(8) % 3)
+    assert model.backward(loss.backward(), input_gradient=False) is None
+    loss.forward(model.forward(x, training=True), np.arange(8) % 3)
+    assert model.backward(loss.backward()).shape == x.shape
+    assert model.layers[0].skip_input_gradient is False
