@@ -163,8 +163,9 @@ def main(argv=None):
     lines = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
              f"NumPy {np.__version__}, PyTorch {torch.__version__} ({torch.get_num_threads()} threads); "
              f"float32 GEMM peak measured {peak:.0f} GFLOP/s.", "",
-             "| network | batch | train img/s minicnn | train img/s PyTorch | train ratio | inference img/s minicnn "
-             "| inference img/s PyTorch | inference ratio | train GFLOP/s (of peak) | peak MB minicnn | peak MB PyTorch |",
+             "| network | batch | train img/s minicnn | train img/s PyTorch | train ratio "
+             "| inference img/s minicnn | inference img/s PyTorch | inference ratio "
+             "| train GFLOP/s (of peak) | peak MB minicnn | peak MB PyTorch |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     print("\n".join(lines), flush=True)
     for name in arguments.networks:
@@ -178,8 +179,8 @@ def main(argv=None):
             infer = throughput({"minicnn": ours_infer, "torch": theirs_infer}, batch_size, arguments.rounds,
                                repeats)
             gflops = 3 * forward_flops_per_image(model) * train["minicnn"] / 1e9
-            memory = ("-", "-") if arguments.no_memory else (
-                f"{peak_memory_mb('minicnn', name, batch_size):.0f}", f"{peak_memory_mb('torch', name, batch_size):.0f}")
+            memory = ("-", "-") if arguments.no_memory else tuple(
+                f"{peak_memory_mb(library, name, batch_size):.0f}" for library in ("minicnn", "torch"))
             row = (f"| {name} | {batch_size} | {train['minicnn']:.0f} | {train['torch']:.0f} | "
                    f"{train['minicnn'] / train['torch']:.2f} | {infer['minicnn']:.0f} | {infer['torch']:.0f} | "
                    f"{infer['minicnn'] / infer['torch']:.2f} | {gflops:.1f} ({gflops / peak:.0%}) | "

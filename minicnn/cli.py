@@ -287,7 +287,8 @@ def command_results(arguments):
     """`minicnn results DIR...`: the Markdown results table of every finished run below the directories."""
     table = results.results_table(arguments.directories)
     if table.count("\n") < 2:
-        raise UsageError(f"no finished run (a config.json with a test accuracy) under {', '.join(arguments.directories)}")
+        raise UsageError("no finished run (a config.json with a test accuracy) under "
+                         f"{', '.join(arguments.directories)}")
     print(table)
     return 0
 

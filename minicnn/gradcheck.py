@@ -156,10 +156,12 @@ def check_model(model, loss, x, labels, training=True, step=1e-6, tolerance=1e-6
     """Check a whole float64 model plus loss end to end: dx and every parameter, named '<index>/<param>'."""
     if model.dtype != np.float64:
         raise ValueError(f"gradient checks need a float64 model, this one is {model.dtype}")
-    arrays = {f"{index}/{name}": param for index, layer in enumerate(model.layers) for name, param in layer.params.items()}
+    arrays = {f"{index}/{name}": param
+              for index, layer in enumerate(model.layers) for name, param in layer.params.items()}
 
     def grads():
-        return {f"{index}/{name}": grad for index, layer in enumerate(model.layers) for name, grad in layer.grads.items()}
+        return {f"{index}/{name}": grad
+                for index, layer in enumerate(model.layers) for name, grad in layer.grads.items()}
 
     def forward(inputs):
         # the loss as the scalar output, so dout = 1 checks d(loss)/d(everything)

@@ -30,6 +30,7 @@ class Sequential:
         if self.dtype.kind != "f":
             raise ValueError(f"Sequential dtype must be a float type, got {self.dtype}")
         self.rng = np.random.default_rng(seed)
+        self.last_batch_size = None  # backward checks its gradient against the last forward's batch
         self.give_unique_names()
         shape = self.input_shape
         for layer in self.layers:
@@ -53,6 +54,7 @@ class Sequential:
     def forward(self, x, training=False):
         """x (N, *input_shape) -> logits (N, *output_shape), in the model's dtype."""
         x = backend.to_device(x, dtype=self.dtype)
+        self.last_batch_size = x.shape[0]
         for layer in self.layers:
             x = layer.forward(x, training=training)
         return x
@@ -62,7 +64,14 @@ class Sequential:
 
         With input_gradient=False (what training uses) the first layer may skip
         computing dx, which nothing needs, and None may be returned.
+        Raises ValueError if dlogits is not shaped like the last forward's output.
         """
+        if self.last_batch_size is None:
+            raise ValueError(f"model '{self.name}': backward before any forward; run forward(x, training=True) first")
+        expected = (self.last_batch_size,) + self.output_shape
+        if tuple(dlogits.shape) != expected:
+            raise ValueError(f"model '{self.name}': backward needs the gradient of the last forward's output, "
+                             f"shape {expected}, got {tuple(dlogits.shape)}")
         # set only for this call, so that the first layer, used on its own later, still returns dx
         self.layers[0].skip_input_gradient = not input_gradient
         try:
@@ -173,11 +182,13 @@ class Sequential:
         stored = {key for key in contents if key.startswith(("param/", "buffer/"))}
         missing, unexpected = sorted(set(expected) - stored), sorted(stored - set(expected))
         if missing or unexpected:
-            raise ValueError(f"{source}: arrays do not match the architecture (missing {missing}, unexpected {unexpected})")
+            raise ValueError(f"{source}: arrays do not match the architecture "
+                             f"(missing {missing}, unexpected {unexpected})")
         for key, target in expected.items():
             value = contents[key]
             if value.shape != target.shape:
-                raise ValueError(f"{source}: array {key!r} has shape {value.shape}, the architecture needs {target.shape}")
+                raise ValueError(f"{source}: array {key!r} has shape {value.shape}, "
+                                 f"the architecture needs {target.shape}")
             if value.dtype.kind != "f":
                 raise ValueError(f"{source}: array {key!r} has dtype {value.dtype}, expected floats")
             target[...] = backend.to_device(value, dtype=target.dtype)

@@ -1,7 +1,8 @@
 """Shared test setup: hypothesis profiles and the backend fixture.
 
-Profiles: "ci" (derandomized, so CI runs are repeatable; chosen when CI is set)
-and "dev" (random, more examples). HYPOTHESIS_PROFILE overrides the choice.
+Profiles: "ci" (derandomized, so every run of the README's test command draws
+the same examples; the default) and "dev" (random, more examples: set
+HYPOTHESIS_PROFILE=dev to hunt for new failures).
 """
 import os
 
@@ -10,11 +11,11 @@ from hypothesis import HealthCheck, settings
 
 import minicnn as mc
 
+SLOW_IS_FINE = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]
 settings.register_profile("ci", derandomize=True, max_examples=25, deadline=None, print_blob=True,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
-settings.register_profile("dev", max_examples=60, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+                          suppress_health_check=SLOW_IS_FINE)
+settings.register_profile("dev", max_examples=60, deadline=None, suppress_health_check=SLOW_IS_FINE)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 AVAILABLE = mc.backend.available_backends()
 DEFAULT_BACKEND = mc.backend.name

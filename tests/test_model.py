@@ -63,7 +63,8 @@ def test_build_errors_name_the_layer():
 
 def test_forward_with_wrong_shape_names_layer_and_shapes():
     model = zoo.build("awasthi-basic-cnn")
-    with pytest.raises(ValueError, match=r"Conv2D 'conv2d' expected input of shape \(N, 1, 28, 28\), got \(2, 1, 32, 32\)"):
+    expected = r"Conv2D 'conv2d' expected input of shape \(N, 1, 28, 28\), got \(2, 1, 32, 32\)"
+    with pytest.raises(ValueError, match=expected):
         model.forward(np.zeros((2, 1, 32, 32), dtype=np.float32))
 
 
@@ -208,3 +209,14 @@ def test_skipping_the_input_gradient_lasts_one_backward_only():
     loss.forward(model.forward(x, training=True), np.arange(8) % 3)
     assert model.backward(loss.backward()).shape == x.shape
     assert model.layers[0].skip_input_gradient is False
+
+
+def test_backward_names_the_shape_it_needs():
+    fresh = Sequential([layers.Flatten(), layers.Dense(3)], input_shape=(1, 6, 6), seed=3)
+    with pytest.raises(ValueError, match="backward before any forward"):
+        fresh.backward(np.zeros((8, 3), dtype=np.float32))
+    model, x = trained_model()
+    with pytest.raises(ValueError, match=r"shape \(8, 3\), got \(4, 3\)"):
+        model.backward(np.zeros((4, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"shape \(8, 3\), got \(8, 10\)"):
+        model.backward(np.zeros((8, 10), dtype=np.float32))

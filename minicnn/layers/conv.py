@@ -140,7 +140,8 @@ class Conv2D(Layer):
         dcolumns = (weight.reshape(self.filters, -1).T @ dout_rows).reshape(
             channels, kernel_h, kernel_w, batch, out_h, out_w)
         top, bottom, left, right = self.pads
-        dpadded = self.scratch_buffer("dpadded", (channels, batch, height + top + bottom, width + left + right), dout.dtype)
+        padded_shape = (channels, batch, height + top + bottom, width + left + right)
+        dpadded = self.scratch_buffer("dpadded", padded_shape, dout.dtype)
         dpadded.fill(0)
         for i, j, rows, cols in self.window_slices():
             dpadded[:, :, rows, cols] += dcolumns[:, i, j]

@@ -32,7 +32,8 @@ class Pool2D(Layer):
         self.step_h = self.stride or pool_h
         self.step_w = self.stride or pool_w
         if pool_h > height or pool_w > width:
-            raise ValueError(f"{type(self).__name__} '{self.name}': window {self.pool_size} is larger than input {input_shape}")
+            raise ValueError(f"{type(self).__name__} '{self.name}': window {self.pool_size} "
+                             f"is larger than input {input_shape}")
         return (channels, (height - pool_h) // self.step_h + 1, (width - pool_w) // self.step_w + 1)
 
     def window_slices(self):
