@@ -13,20 +13,11 @@ standardized pixels, an 80/20 split.
 Writes OUT_DIR/<network>/ (config, history, model, report.txt, curves.png,
 confusion.png, misclassified.png) and OUT_DIR/comparison.md.
 """
-import argparse
-
 from minicnn import experiment
 
 
-def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=experiment.HelpFormatter)
-    experiment.add_run_arguments(parser, out_dir="runs/ann_vs_cnn_report")
-    return parser.parse_args(argv)
-
-
 def main(argv=None):
-    arguments = parse_arguments(argv)
+    arguments = experiment.example_parser(__doc__, out_dir="runs/ann_vs_cnn_report").parse_args(argv)
     runs = [(name, name, None) for name in ("report-ann", "report-cnn")]
     experiment.run_comparison(runs, arguments, "FASHION-MNIST CLASSIFICATION report (seed 002): ANN vs CNN")
     return 0

@@ -15,20 +15,11 @@ enhanced run alone, with more options, is examples/enhanced_cnn.py.
 Writes OUT_DIR/<network>/ (config, history, model, report.txt, curves.png,
 confusion.png, misclassified.png) and OUT_DIR/comparison.md.
 """
-import argparse
-
 from minicnn import experiment
 
 
-def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=experiment.HelpFormatter)
-    experiment.add_run_arguments(parser, out_dir="runs/awasthi_soni")
-    return parser.parse_args(argv)
-
-
 def main(argv=None):
-    arguments = parse_arguments(argv)
+    arguments = experiment.example_parser(__doc__, out_dir="runs/awasthi_soni").parse_args(argv)
     runs = [(name, name, None) for name in ("awasthi-basic-cnn", "awasthi-enhanced-cnn")]
     experiment.run_comparison(runs, arguments, "Awasthi & Soni (seed 001): basic vs enhanced CNN")
     return 0

@@ -15,17 +15,13 @@ pad-and-crop; the architecture stays the one of the paper's table).
 Writes OUT_DIR/<run>/ (config, history, model, report.txt, curves.png,
 confusion.png, misclassified.png) for each run, and OUT_DIR/comparison.md.
 """
-import argparse
-
 from minicnn import experiment
 
 CONCLUSION_RECIPE = {"augment": experiment.FLIP_AND_CROP, "lr": 5e-4, "epochs": 30}
 
 
 def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=experiment.HelpFormatter)
-    experiment.add_run_arguments(parser, out_dir="runs/band_et_al")
+    parser = experiment.example_parser(__doc__, out_dir="runs/band_et_al")
     parser.add_argument("--conclusion-recipe", action="store_true",
                         help="also train with the conclusion's recipe: augmentation, lr 5e-4, 30 epochs")
     return parser.parse_args(argv)

@@ -14,20 +14,11 @@ accuracy for the enhanced CNN.
 Writes OUT_DIR/<network>/ (config, history, model, report.txt, curves.png,
 confusion.png, misclassified.png) and OUT_DIR/comparison.md.
 """
-import argparse
-
 from minicnn import experiment
 
 
-def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=experiment.HelpFormatter)
-    experiment.add_run_arguments(parser, out_dir="runs/miniproject")
-    return parser.parse_args(argv)
-
-
 def main(argv=None):
-    arguments = parse_arguments(argv)
+    arguments = experiment.example_parser(__doc__, out_dir="runs/miniproject").parse_args(argv)
     runs = [(name, name, None) for name in ("miniproject-basic-cnn", "miniproject-enhanced-cnn")]
     experiment.run_comparison(runs, arguments, "Mini-project (seed 004): basic vs enhanced CNN with augmentation")
     return 0

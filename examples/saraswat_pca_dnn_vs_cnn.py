@@ -23,7 +23,6 @@ tsne.png), OUT_DIR/<network>/ (config, history, model, report.txt, curves.png,
 confusion.png, misclassified.png; pca.npz for the DNN), OUT_DIR/comparison.md
 and, with --grid-search, OUT_DIR/grid.csv.
 """
-import argparse
 import os
 
 from minicnn import data, experiment, plots, sweep, zoo
@@ -32,9 +31,7 @@ PAPER_GRID = ["hidden=64,64-32", "optimizer=Adam:1e-3,RMSprop:1e-2", "batch_size
 
 
 def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=experiment.HelpFormatter)
-    experiment.add_run_arguments(parser, out_dir="runs/saraswat")
+    parser = experiment.example_parser(__doc__, out_dir="runs/saraswat")
     parser.add_argument("--tsne-samples", type=experiment.positive_int, default=2000,
                         help="how many training images t-SNE maps")
     parser.add_argument("--grid-search", action="store_true",

@@ -375,6 +375,13 @@ def add_run_arguments(parser, out_dir):
     parser.add_argument("--out-dir", default=out_dir, help="where the report, figures and checkpoints go")
 
 
+def example_parser(description, out_dir):
+    """The argument parser of an example script: ``description`` (its docstring) and the run flags."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
+    add_run_arguments(parser, out_dir=out_dir)
+    return parser
+
+
 def run_settings(arguments):
     """run_experiment's keyword arguments from the flags of add_run_arguments (but --epochs and --out-dir)."""
     return {"seed": arguments.seed, "data_dir": arguments.data_dir, "limit": arguments.limit,
