@@ -122,8 +122,12 @@ def plot_history(history, path, title="Training history"):
             axes.plot(best_epoch + 1, best_value, marker="*", markersize=14,
                       color="tab:red", linestyle="none")
             text = f"{best_value:.2%}" if metric == "accuracy" else f"{best_value:.4f}"
+            # the label goes toward the middle of the plot, so a best epoch near an edge keeps it inside
+            right_half = best_epoch + 1 > (epoch_count + 1) / 2
             axes.annotate(text, (best_epoch + 1, best_value), textcoords="offset points",
-                          xytext=(6, 8 if metric == "accuracy" else -14), color="tab:red")
+                          xytext=(-8 if right_half else 8, 8 if metric == "accuracy" else -14),
+                          ha="right" if right_half else "left", color="tab:red")
+            axes.margins(y=0.12)  # room for the label under a loss minimum at the bottom
         axes.set_title(metric.capitalize())
         axes.set_xlabel("epoch")
         axes.set_ylabel(metric)
