@@ -33,7 +33,7 @@ def parse_arguments(argv=None):
     parser.add_argument("--limit", type=int, default=None,
                         help="a quick try: use only this many training images, and as many validation and test images")
     parser.add_argument("--augment", action="store_true", help="random horizontal flip + 2-pixel pad-and-crop")
-    parser.add_argument("--batch-norm", choices=("pytorch", "keras"), default="pytorch",
+    parser.add_argument("--batch-norm", choices=tuple(mc.layers.normalization.CONVENTIONS), default="pytorch",
                         help="BatchNorm convention: PyTorch's (momentum 0.1) "
                              "or the paper's Keras (0.99 kept, eps 1e-3)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT_DIR/checkpoint.npz")

@@ -19,6 +19,7 @@ import time
 
 from minicnn import backend, data, optim, plots, report, zoo
 from minicnn.files import atomic_write
+from minicnn.layers.normalization import CONVENTIONS
 from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.model import read_npz, write_npz_atomically
 from minicnn.train import EarlyStopping, KeepBestWeights, evaluate, fit
@@ -76,8 +77,8 @@ def recipe_for(name, overrides=None):
     if schedule and (not isinstance(schedule, dict) or schedule.get("name") not in optim.SCHEDULES):
         raise RecipeError(f"schedule must be {{'name': one of {', '.join(optim.SCHEDULES)}, plus its settings}}, "
                           f"got {schedule!r}")
-    if recipe.get("batch_norm", "pytorch") not in ("pytorch", "keras"):
-        raise RecipeError(f"batch_norm must be \"pytorch\" or \"keras\", got {recipe['batch_norm']!r}")
+    if recipe.get("batch_norm", "pytorch") not in CONVENTIONS:
+        raise RecipeError(f"batch_norm must be one of {', '.join(CONVENTIONS)}, got {recipe['batch_norm']!r}")
     if keep_best_monitor(recipe) not in MONITORS + (None,):
         raise RecipeError(f"keep_best must be one of {', '.join(MONITORS)}, true or false, got {recipe['keep_best']!r}")
     return recipe

@@ -70,6 +70,7 @@ def test_an_unknown_network_is_refused_with_the_valid_names(capsys):
     (["train", "band-cnn", "--set", "dropout=0.3"], "'dropout' is not a recipe key; the keys are: optimizer"),
     (["train", "band-cnn", "--set", "lr=1e-3,1e-4"], "one value per key"),
     (["train", "band-cnn", "--set", "optimizer=Adagrad"], "unknown optimizer 'Adagrad'; choose one of SGD"),
+    (["train", "awasthi-enhanced-cnn", "--set", "batch_norm=tf"], "batch_norm must be one of pytorch, keras, got 'tf'"),
     (["sweep", "band-cnn", "--grid", "lr"], "bad grid entry 'lr': expected KEY=VALUE,VALUE,..."),
     (["sweep", "saraswat-pca-dnn", "--grid", "hidden=64+32"], "expected layer widths joined by '-'"),
     (["check-layer", "Square"], "expected MODULE:CLASS or path/to/file.py:CLASS"),
