@@ -17,6 +17,8 @@ import os
 import minicnn as mc
 from minicnn import experiment, zoo
 
+SCHEDULES = {"constant": None, "cosine": {"name": "CosineAnnealingLR"}}
+
 
 def parse_arguments(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -27,6 +29,8 @@ def parse_arguments(argv=None):
                         help="stop after this many epochs without a better validation accuracy (0: never)")
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--schedule", choices=SCHEDULES, default="constant",
+                        help="learning rate over the epochs: constant, or cosine-annealed from --lr to 0")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", default=None, help="where the Fashion-MNIST IDX files are (default: search)")
     parser.add_argument("--out-dir", default="runs/enhanced_cnn")
@@ -44,6 +48,7 @@ def main(argv=None):
     arguments = parse_arguments(argv)
     early_stopping = {"monitor": "val_accuracy", "patience": arguments.patience} if arguments.patience else None
     overrides = {"epochs": arguments.epochs, "batch_size": arguments.batch_size, "lr": arguments.lr,
+                 "schedule": SCHEDULES[arguments.schedule],
                  "early_stopping": early_stopping, "keep_best": "val_accuracy",
                  "augment": experiment.FLIP_AND_CROP if arguments.augment else None,
                  "batch_norm": arguments.batch_norm}

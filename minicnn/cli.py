@@ -48,10 +48,8 @@ def command_zoo(arguments):
     """`minicnn zoo`: one line per network, its paper, published parameter counts and reported accuracy."""
     rows = [("name", "paper", "parameters (trainable + non-trainable)", "reported accuracy")]
     for network in zoo.NETWORKS.values():
-        reported = (f"{network.reported_accuracy:.2%} ({network.reported_split})"
-                    if network.reported_accuracy is not None else "not reported")
         rows.append((network.name, network.citation,
-                     f"{network.trainable_params:,} + {network.non_trainable_params:,}", reported))
+                     f"{network.trainable_params:,} + {network.non_trainable_params:,}", network.reported))
     widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]))]
     for row in rows:
         print("  ".join(text.ljust(width) for text, width in zip(row, widths)).rstrip())

@@ -422,12 +422,10 @@ def comparison_table(results):
              "|---|---|---|---|---|---|---|---|---|"]
     for result in results:
         network = zoo.NETWORKS[result["name"]]
-        reported = (f"{network.reported_accuracy:.2%} ({network.reported_split})"
-                    if network.reported_accuracy is not None else "not reported")
         trainable, non_trainable = result["parameters"]
         best_val = "-" if result["best_val_accuracy"] is None else f"{result['best_val_accuracy']:.2%}"
         lines.append(f"| {result['label']} | {result['name']} | {network.citation} | {trainable:,} + {non_trainable:,} "
-                     f"| {reported} | {result['test_accuracy']:.2%} | {best_val} | {result['epochs_run']} "
+                     f"| {network.reported} | {result['test_accuracy']:.2%} | {best_val} | {result['epochs_run']} "
                      f"| {result['minutes']:.1f} |")
     return "\n".join(lines)
 

@@ -57,8 +57,7 @@ def table_row(name, runs):
     parameters = ", ".join(f"{trainable:,} + {non_trainable:,}" for trainable, non_trainable in counts) or "?"
     if network:
         parameters += f" ({network.trainable_params:,} + {network.non_trainable_params:,})"
-    reported = (f"{network.reported_accuracy:.2%} ({network.reported_split})"
-                if network and network.reported_accuracy is not None else "not reported")
+    reported = network.reported if network else "not reported"
     seeds = sorted(run.get("seed") for run in runs)
     epochs = sorted({run.get("epochs_run") for run in runs})
     minutes = statistics.mean(run.get("train_seconds_total", 0.0) for run in runs) / 60

@@ -28,6 +28,13 @@ class Network:
     framework: str                 # the paper's framework, whose weight initialisation we use
     recipe: dict = field(default_factory=dict)   # see RECIPE_KEYS
 
+    @property
+    def reported(self):
+        """What the paper reported, for tables: "93.30% (validation)", or "not reported"."""
+        if self.reported_accuracy is None:
+            return "not reported"
+        return f"{self.reported_accuracy:.2%} ({self.reported_split})"
+
 
 RECIPE_KEYS = {
     "optimizer": 'the name of a minicnn.optim optimizer: "SGD", "Adam", "AdamW" or "RMSprop"',

@@ -27,7 +27,7 @@ def run_example(name, *arguments, monkeypatch):
 def test_flagship_quick_run_writes_report_and_figures(tmp_path, monkeypatch, capsys):
     real_data_or_skip()
     out_dir = tmp_path / "run"
-    assert run_example("enhanced_cnn.py", "--limit", "600", "--epochs", "2", "--augment",
+    assert run_example("enhanced_cnn.py", "--limit", "600", "--epochs", "2", "--augment", "--schedule", "cosine",
                        "--out-dir", str(out_dir), monkeypatch=monkeypatch) == 0
     printed = capsys.readouterr().out
     assert "Trainable params: 422,474" in printed and "Non-trainable params: 448" in printed
@@ -39,11 +39,13 @@ def test_flagship_quick_run_writes_report_and_figures(tmp_path, monkeypatch, cap
     assert config["epochs_run"] == 2 and 0.0 <= config["test_accuracy"] <= 1.0
     assert config["command"].startswith("python enhanced_cnn.py --limit 600")
     assert config["augment_config"]["horizontal_flip"] is True
+    # cosine over 2 epochs: full rate, then half way down to 0
+    assert json.loads((out_dir / "history.json").read_text())["lr"] == pytest.approx([1e-3, 5e-4])
     report = (out_dir / "report.txt").read_text()
     assert "Ankle boot" in report and "macro avg" in report and "confusion matrix" in report
 
     # --resume with more epochs continues from the checkpoint instead of starting over
-    assert run_example("enhanced_cnn.py", "--limit", "600", "--epochs", "3", "--augment", "--resume",
+    assert run_example("enhanced_cnn.py", "--limit", "600", "--epochs", "3", "--augment", "--schedule", "cosine", "--resume",
                        "--out-dir", str(out_dir), monkeypatch=monkeypatch) == 0
     printed = capsys.readouterr().out
     assert "epoch   3" in printed and "epoch   1 " not in printed
