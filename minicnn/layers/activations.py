@@ -16,7 +16,7 @@ class ReLU(Layer):
 
 
 class LeakyReLU(Layer):
-    """y = x for x > 0, alpha * x otherwise (PyTorch's default alpha 0.01). Caches the mask x > 0."""
+    """y = x for x > 0, alpha * x otherwise (PyTorch's default alpha 0.01). Caches the slope, 1 or alpha."""
 
     def __init__(self, alpha=0.01, name=None):
         super().__init__(name)
@@ -26,9 +26,12 @@ class LeakyReLU(Layer):
         return {"alpha": self.alpha, "name": self.name}
 
     def forward(self, x, training=False):
+        """x: any shape -> y: the same shape. Caches dy/dx (1 or alpha, x's dtype) for backward."""
         self.check_input(x)
-        self.positive = x > 0
-        return backend.xp.where(self.positive, x, x * self.alpha)
+        one, alpha = x.dtype.type(1), x.dtype.type(self.alpha)   # scalars of x's dtype keep the slope float32
+        self.slope = backend.xp.where(x > 0, one, alpha)
+        return x * self.slope
 
     def backward(self, dout):
-        return backend.xp.where(self.positive, dout, dout * self.alpha)
+        """dout: the output's shape -> dx: the same shape; one multiply by the cached slope."""
+        return dout * self.slope
