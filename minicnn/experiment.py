@@ -51,7 +51,7 @@ def recipe_for(name, overrides=None):
     """
     if name not in zoo.NETWORKS:
         raise RecipeError(f"unknown network {name!r}; the zoo has: {', '.join(zoo.NETWORKS)}")
-    recipe = dict(zoo.NETWORKS[name].recipe)
+    recipe = dict(zoo.RECIPE_DEFAULTS, **zoo.NETWORKS[name].recipe)
     overrides = dict(overrides or {})
     unknown = sorted(set(overrides) - set(zoo.RECIPE_KEYS))
     if unknown:
@@ -77,7 +77,7 @@ def recipe_for(name, overrides=None):
     if schedule and (not isinstance(schedule, dict) or schedule.get("name") not in optim.SCHEDULES):
         raise RecipeError(f"schedule must be {{'name': one of {', '.join(optim.SCHEDULES)}, plus its settings}}, "
                           f"got {schedule!r}")
-    if recipe.get("batch_norm", "pytorch") not in CONVENTIONS:
+    if recipe["batch_norm"] not in CONVENTIONS:
         raise RecipeError(f"batch_norm must be one of {', '.join(CONVENTIONS)}, got {recipe['batch_norm']!r}")
     if keep_best_monitor(recipe) not in MONITORS + (None,):
         raise RecipeError(f"keep_best must be one of {', '.join(MONITORS)}, true or false, got {recipe['keep_best']!r}")
@@ -196,7 +196,7 @@ def build_network(name, recipe, seed, input_shape, verbose=True):
               "because that is what the preprocessing produced")
     architecture = {key: recipe[key] for key in zoo.ARCHITECTURE_KEYS if key in recipe}
     try:
-        return zoo.build(name, seed=seed, input_shape=input_shape, batch_norm=recipe.get("batch_norm", "pytorch"),
+        return zoo.build(name, seed=seed, input_shape=input_shape, batch_norm=recipe["batch_norm"],
                          **architecture)
     except ValueError as error:
         raise RecipeError(f"{name} cannot take input of shape {input_shape} ({error})") from error
@@ -298,7 +298,7 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     augment = make_augmenter(recipe)
     started = time.perf_counter()
     history = fit(model, optimizer, train, val, epochs=recipe["epochs"], batch_size=recipe["batch_size"],
-                  loss=SoftmaxCrossEntropy(label_smoothing=recipe.get("label_smoothing", 0.0)),
+                  loss=SoftmaxCrossEntropy(label_smoothing=recipe["label_smoothing"]),
                   schedule=make_schedule(optimizer, recipe), augment=augment, callbacks=callbacks, seed=seed,
                   resume=resume, checkpoint=os.path.join(out_dir, "checkpoint.npz") if out_dir else None,
                   progress=verbose)

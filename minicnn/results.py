@@ -1,6 +1,11 @@
-"""The results table: finished runs (their config.json) grouped by network, against the papers.
+"""The results table: finished runs (their config.json) grouped by network and recipe, against the papers.
 
-    minicnn results runs/                 # every run below runs/, one Markdown row per network
+    minicnn results runs/                 # every run below runs/, one Markdown row per network and recipe
+
+Runs of one network share a row only if they trained with the same recipe; a
+row whose recipe is not the zoo's names what it changed, e.g.
+"awasthi-enhanced-cnn (batch_norm="keras")", so seeds of different recipes are
+never averaged together.
 
 Every number comes from a run directory written by minicnn.experiment
 (config.json: the command, the network, the seed, the epochs run, the training
@@ -50,9 +55,24 @@ def general_command(command):
     return re.sub(r"--seed[ =]\d+", "--seed S", command)
 
 
-def table_row(name, runs):
-    """One Markdown row for the runs of network ``name``."""
+def settings_in_force(recipe):
+    """The recipe's settings that are on: zoo.RECIPE_DEFAULTS filled in, keys set to None or False dropped."""
+    settings = dict(zoo.RECIPE_DEFAULTS, **(recipe or {}))
+    return {key: value for key, value in settings.items() if value is not None and value is not False}
+
+
+def recipe_changes(name, recipe):
+    """How ``recipe`` differs from zoo network ``name``'s own: 'key=value' (or 'key=off'), in key order."""
     network = zoo.NETWORKS.get(name)
+    ours, zoos = settings_in_force(recipe), settings_in_force(network.recipe if network else {})
+    return [f"{key}={json.dumps(ours[key]) if key in ours else 'off'}"
+            for key in sorted(set(ours) | set(zoos)) if ours.get(key) != zoos.get(key)]
+
+
+def table_row(name, runs):
+    """One Markdown row for the runs of network ``name``, which all share one recipe."""
+    network = zoo.NETWORKS.get(name)
+    changes = recipe_changes(name, runs[0].get("recipe")) if network and "recipe" in runs[0] else []
     counts = sorted({tuple(run["parameters"]) for run in runs if "parameters" in run})
     parameters = ", ".join(f"{trainable:,} + {non_trainable:,}" for trainable, non_trainable in counts) or "?"
     if network:
@@ -62,14 +82,22 @@ def table_row(name, runs):
     epochs = sorted({run.get("epochs_run") for run in runs})
     minutes = statistics.mean(run.get("train_seconds_total", 0.0) for run in runs) / 60
     commands = "; ".join(sorted({f"`{general_command(run['command'])}`" for run in runs if run.get("command")}))
-    return (f"| {name} | {parameters} | {reported} | {mean_and_spread([run['test_accuracy'] for run in runs])} "
+    label = f"{name} ({', '.join(changes)})" if changes else name
+    return (f"| {label} | {parameters} | {reported} | {mean_and_spread([run['test_accuracy'] for run in runs])} "
             f"| {', '.join(map(str, seeds))} | {', '.join(map(str, epochs))} | {minutes:.1f} | {commands} |")
 
 
 def results_table(directories):
-    """The Markdown table of every finished run under ``directories``, one row per network in zoo order."""
-    by_network = {}
+    """The Markdown table of every finished run under ``directories``: one row per network (in zoo order)
+    and recipe, the zoo's recipe first."""
+    groups = {}
     for run in find_runs(directories):
-        by_network.setdefault(run["network"], []).append(run)
-    order = [name for name in zoo.NETWORKS if name in by_network] + sorted(set(by_network) - set(zoo.NETWORKS))
-    return "\n".join([HEADER] + [table_row(name, by_network[name]) for name in order])
+        recipe = json.dumps(settings_in_force(run.get("recipe")), sort_keys=True)
+        groups.setdefault((run["network"], recipe), []).append(run)
+    order = list(zoo.NETWORKS) + sorted({name for name, _ in groups} - set(zoo.NETWORKS))
+
+    def position(group):
+        (name, _), runs = group
+        return order.index(name), len(recipe_changes(name, runs[0].get("recipe"))) > 0, group[0][1]
+
+    return "\n".join([HEADER] + [table_row(name, runs) for (name, _), runs in sorted(groups.items(), key=position)])

@@ -57,6 +57,8 @@ RECIPE_KEYS = {
     "keep_best": '"val_accuracy" or "val_loss" (true = "val_accuracy"): end with the best epoch\'s weights',
     "batch_norm": 'the BatchNorm convention: "pytorch" (momentum 0.1, the default) or "keras" (0.99 kept, eps 1e-3)',
 }
+# What a recipe that leaves these keys out trains with (every other key left out means "off").
+RECIPE_DEFAULTS = {"batch_norm": "pytorch", "label_smoothing": 0.0}
 
 # Recipe keys that change the network itself: build() hands them to the network's builder.
 ARCHITECTURE_KEYS = ("hidden",)

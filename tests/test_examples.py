@@ -45,7 +45,7 @@ def test_flagship_quick_run_writes_report_and_figures(tmp_path, monkeypatch, cap
     assert "Ankle boot" in report and "macro avg" in report and "confusion matrix" in report
 
     # --resume with more epochs continues from the checkpoint instead of starting over
-    assert run_example("enhanced_cnn.py", "--limit", "600", "--epochs", "3", "--augment", "--schedule", "cosine", "--resume",
-                       "--out-dir", str(out_dir), monkeypatch=monkeypatch) == 0
+    assert run_example("enhanced_cnn.py", "--limit", "600", "--epochs", "3", "--augment", "--schedule", "cosine",
+                       "--resume", "--out-dir", str(out_dir), monkeypatch=monkeypatch) == 0
     printed = capsys.readouterr().out
     assert "epoch   3" in printed and "epoch   1 " not in printed

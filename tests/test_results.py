@@ -44,3 +44,21 @@ def test_parameters_come_from_the_saved_model_when_the_config_lacks_them(tmp_pat
     write_run(tmp_path / "run", network="saraswat-cnn", seed=0, test_accuracy=0.9, epochs_run=1)
     zoo.build("saraswat-cnn").save(tmp_path / "run" / "model.npz")
     assert "262,890 + 224 (262,890 + 224)" in results.results_table([str(tmp_path)])
+
+
+def test_runs_of_different_recipes_get_their_own_rows_named_by_what_changed(tmp_path):
+    paper = {"optimizer": "Adam", "lr": 0.001, "batch_size": 64, "epochs": 20, "val_fraction": 0.2}  # band-cnn's
+    common = {"network": "band-cnn", "parameters": [786122, 0], "epochs_run": 20,
+              "command": "minicnn reproduce band-cnn"}
+    # as older runs stored the recipe (defaults left out) and as newer ones do (defaults and "off" spelt out)
+    write_run(tmp_path / "paper0", seed=0, test_accuracy=0.90, recipe=paper, **common)
+    write_run(tmp_path / "paper1", seed=1, test_accuracy=0.92, recipe=dict(paper, batch_norm="pytorch", augment=None),
+              **common)
+    write_run(tmp_path / "flip", seed=0, test_accuracy=0.95, recipe=dict(paper, augment={"horizontal_flip": True}),
+              **common)
+    write_run(tmp_path / "lr", seed=0, test_accuracy=0.80, recipe=dict(paper, lr=0.01, keep_best="val_loss"), **common)
+    rows = [line.split("|")[1:5] for line in results.results_table([str(tmp_path)]).splitlines()[2:]]
+    assert [(label.strip(), accuracy.strip()) for label, _, _, accuracy in rows] == [
+        ("band-cnn", "91.00% ± 1.41"),
+        ('band-cnn (augment={"horizontal_flip": true})', "95.00% (1 seed)"),
+        ('band-cnn (keep_best="val_loss", lr=0.01)', "80.00% (1 seed)")]
