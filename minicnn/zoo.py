@@ -155,7 +155,10 @@ NETWORKS = {network.name: network for network in [
     Network("awasthi-enhanced-cnn", SEED001, "Awasthi & Soni 2024 (seed 001)",
             "3 x (conv same + BatchNorm + ReLU + max-pool), Dense 256-128, dropout 0.5 (the flagship)",
             awasthi_enhanced_cnn, IMAGE, 422_474, 448, 0.933, "validation", "keras",
-            {"optimizer": "Adam", "lr": 1e-3, "batch_size": 512, "epochs": 100, "val_fraction": 0.2, **UP_TO}),
+            {"optimizer": "Adam", "lr": 1e-3, "batch_size": 512, "epochs": 100, "val_fraction": 0.2, **UP_TO,
+             # the paper states no learning rate or schedule: annealing keeps the validation accuracy
+             # steady where a constant 1e-3 swings by a point (docs/results.md, the flagship)
+             "schedule": {"name": "CosineAnnealingLR"}}),
     Network("report-ann", SEED002, "ANN vs CNN report (seed 002)", "MLP 784-256-128-10, dropout 0.2",
             report_ann, IMAGE, 235_146, 0, 0.85, "test", "pytorch",
             {"optimizer": "Adam", "lr": 1e-3, "batch_size": 64, "epochs": 10, "val_fraction": 0.2,
