@@ -281,6 +281,14 @@ def plot_samples(images, labels, class_names, path, count=25, title="Sample imag
     return _plot_image_grid(images, captions, path, title)
 
 
+def confidence_text(probability):
+    """A probability as a caption: '87%'; near 1 with two decimals, '99.97%', or '>99.99%', never a flat
+    '100%' that an overconfident model's mistakes would all read."""
+    if probability >= 0.99995:
+        return ">99.99%"
+    return f"{100 * probability:.2f}%" if probability >= 0.99 else f"{probability:.0%}"
+
+
 def plot_misclassified(images, y_true, y_pred, class_names, path, count=25,
                        probabilities=None, title="Misclassified test images"):
     """A grid of misclassified images captioned with true and predicted class.
@@ -323,7 +331,7 @@ def plot_misclassified(images, y_true, y_pred, class_names, path, count=25,
     for index in shown:
         caption = f"true: {class_names[y_true[index]]}\npred: {class_names[y_pred[index]]}"
         if probabilities is not None:
-            caption += f" ({confidence[index]:.0%})"
+            caption += f" ({confidence_text(confidence[index])})"
         captions.append(caption)
     full_title = f"{title}\n{len(shown)} of {wrong.size:,} mistakes in {len(y_true):,} images"
     shown_images = _as_grayscale_images(backend.to_numpy(images)[shown])

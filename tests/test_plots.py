@@ -246,3 +246,9 @@ def test_importing_plots_leaves_pyplot_alone():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, env=environment)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("probability, text", [(0.87, "87%"), (0.994, "99.40%"), (0.99972, "99.97%"),
+                                               (0.99996, ">99.99%"), (1.0, ">99.99%")])
+def test_confidence_captions_keep_the_digits_that_tell_mistakes_apart(probability, text):
+    assert plots.confidence_text(probability) == text
