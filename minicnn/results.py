@@ -61,10 +61,15 @@ def settings_in_force(recipe):
     return {key: value for key, value in settings.items() if value is not None and value is not False}
 
 
-def recipe_changes(name, recipe):
-    """How ``recipe`` differs from zoo network ``name``'s own: 'key=value' (or 'key=off'), in key order."""
-    network = zoo.NETWORKS.get(name)
-    ours, zoos = settings_in_force(recipe), settings_in_force(network.recipe if network else {})
+def recipe_changes(run):
+    """How the run's recipe differs from its zoo network's: 'key=value' (or 'key=off'), in key order.
+
+    Nothing for a network outside the zoo or a run that did not record its recipe.
+    """
+    network = zoo.NETWORKS.get(run["network"])
+    if network is None or "recipe" not in run:
+        return []
+    ours, zoos = settings_in_force(run["recipe"]), settings_in_force(network.recipe)
     return [f"{key}={json.dumps(ours[key]) if key in ours else 'off'}"
             for key in sorted(set(ours) | set(zoos)) if ours.get(key) != zoos.get(key)]
 
@@ -72,7 +77,7 @@ def recipe_changes(name, recipe):
 def table_row(name, runs):
     """One Markdown row for the runs of network ``name``, which all share one recipe."""
     network = zoo.NETWORKS.get(name)
-    changes = recipe_changes(name, runs[0].get("recipe")) if network and "recipe" in runs[0] else []
+    changes = recipe_changes(runs[0])
     counts = sorted({tuple(run["parameters"]) for run in runs if "parameters" in run})
     parameters = ", ".join(f"{trainable:,} + {non_trainable:,}" for trainable, non_trainable in counts) or "?"
     if network:
@@ -98,6 +103,6 @@ def results_table(directories):
 
     def position(group):
         (name, _), runs = group
-        return order.index(name), len(recipe_changes(name, runs[0].get("recipe"))) > 0, group[0][1]
+        return order.index(name), bool(recipe_changes(runs[0])), group[0][1]
 
     return "\n".join([HEADER] + [table_row(name, runs) for (name, _), runs in sorted(groups.items(), key=position)])
