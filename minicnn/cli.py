@@ -5,6 +5,7 @@
     minicnn train band-cnn --epochs 5 --augment    # the recipe with overrides
     minicnn reproduce saraswat-cnn                 # the paper's recipe end to end: report and figures
     minicnn evaluate runs/saraswat-cnn/model.npz   # a saved model on the test set
+    minicnn curves runs/a runs/b --out ab.png      # several runs' validation curves on shared axes
     minicnn sweep saraswat-pca-dnn --grid hidden=64,64-32 batch_size=32,64 --jobs 2
     minicnn check-layer mylayer.py:MyLayer --input-shape 3,8,8
 
@@ -20,7 +21,7 @@ import os
 import sys
 import traceback
 
-from minicnn import backend, data, metrics, optim, results, zoo
+from minicnn import backend, data, metrics, optim, plots, results, zoo
 from minicnn.backend import BackendError
 from minicnn.experiment import (FLIP_AND_CROP, HelpFormatter, PCAProjection, RecipeError, add_run_arguments,
                                 positive_int, recipe_for, run_experiment, run_settings)
@@ -291,6 +292,27 @@ def command_results(arguments):
     return 0
 
 
+def command_curves(arguments):
+    """`minicnn curves RUN_DIR... --out PNG`: the runs' validation loss and accuracy per epoch, one line each."""
+    labels = arguments.labels.split(",") if arguments.labels else [os.path.normpath(run) for run in arguments.runs]
+    if len(labels) != len(arguments.runs):
+        raise UsageError(f"--labels names {len(labels)} runs, but {len(arguments.runs)} run directories are given")
+    histories = {}
+    for label, run in zip(labels, arguments.runs):
+        path = os.path.join(run, "history.json")
+        try:
+            with open(path) as file:
+                histories[label] = json.load(file)
+        except (OSError, json.JSONDecodeError) as error:
+            raise UsageError(f"{path}: not a run's readable history ({error})") from None
+    try:
+        plots.plot_history_comparison(histories, arguments.out, title=arguments.title)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    print(f"validation curves of {len(histories)} runs written to {arguments.out}")
+    return 0
+
+
 # ----------------------------------------------------------------------------
 # The parser
 # ----------------------------------------------------------------------------
@@ -341,6 +363,13 @@ def build_parser():
     results_command = command("results", command_results, "the Markdown table of finished runs: test accuracy "
                               "(mean and spread over seeds) against the paper's, epochs, minutes, commands")
     results_command.add_argument("directories", nargs="+", metavar="DIR", help="searched for runs' config.json")
+
+    curves = command("curves", command_curves, "several runs' validation loss and accuracy per epoch on shared "
+                     "axes, one line per run, in one PNG")
+    curves.add_argument("runs", nargs="+", metavar="RUN_DIR", help="a run's directory (it holds history.json)")
+    curves.add_argument("--out", required=True, metavar="PNG", help="where to write the figure")
+    curves.add_argument("--labels", default=None, help="comma-separated names for the runs (default: their paths)")
+    curves.add_argument("--title", default="Validation curves", help="the figure's title")
 
     evaluation = command("evaluate", command_evaluate, "evaluate a saved model.npz on the test set and print "
                          "its classification report")

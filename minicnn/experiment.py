@@ -275,7 +275,7 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     Returns a dict: name, test_accuracy, best_val_accuracy, best_epoch (the epoch whose
     weights were kept, else the one with the best validation accuracy), epochs_run,
     minutes (training time of this call), parameters ([trainable, non_trainable]),
-    pca_components (None without PCA) and out_dir.
+    pca_components (None without PCA), out_dir and history (the per-epoch lists).
     """
     recipe = recipe_for(name, overrides)
     if resume and not out_dir:
@@ -339,7 +339,7 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     return {"name": name, "test_accuracy": test_accuracy, "best_val_accuracy": best_val_accuracy,
             "best_epoch": best_epoch, "epochs_run": len(history["epoch"]), "minutes": round(minutes, 2),
             "parameters": list(model.count_params()), "pca_components": len(pca.components) if pca else None,
-            "out_dir": out_dir}
+            "out_dir": out_dir, "history": dict(history)}
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -390,7 +390,8 @@ def run_settings(arguments):
 
 
 def run_comparison(runs, arguments, title):
-    """Run several experiments into OUT_DIR/<label>/ and write OUT_DIR/comparison.md, a table of them all.
+    """Run several experiments into OUT_DIR/<label>/; write OUT_DIR/comparison.md, a table of them all,
+    and OUT_DIR/comparison.png, their validation curves on shared axes.
 
     Inputs:
     - runs: list of (label, network name, overrides dict or None), run in order.
@@ -411,7 +412,9 @@ def run_comparison(runs, arguments, title):
     path = os.path.join(arguments.out_dir, "comparison.md")
     with atomic_write(path, "w") as file:
         file.write(f"# {title}\n\nCommand: `{' '.join(['python'] + sys.argv)}`\n\n{table}\n")
-    print(f"\n{table}\n\ncomparison written to {path}")
+    figure = plots.plot_history_comparison({result["label"]: result["history"] for result in results},
+                                           os.path.join(arguments.out_dir, "comparison.png"), title=title)
+    print(f"\n{table}\n\ncomparison written to {path} and {figure}")
     return results
 
 

@@ -141,6 +141,43 @@ def plot_history(history, path, title="Training history"):
     return _save_figure(figure, path)
 
 
+def plot_history_comparison(histories, path, title="Validation curves"):
+    """Several runs' validation loss and accuracy per epoch, one line per run, on shared axes.
+
+    Inputs:
+    - histories: dict label -> history (as plot_history takes it); a run
+      without validation values is left out of the panel it lacks.
+    - path: where to write the PNG
+    - title: the figure title
+
+    Returns:
+    - path
+    Raises ValueError when no run has any validation value.
+    """
+    panels = [metric for metric in ("val_loss", "val_accuracy")
+              if any(_recorded(history, metric) is not None for history in histories.values())]
+    if not panels:
+        raise ValueError(f"none of the runs {', '.join(histories)} recorded val_loss or val_accuracy")
+    figure = _new_figure(5.5 * len(panels), 4.2)
+    figure.suptitle(title)
+    for axes, metric in zip(figure.subplots(1, len(panels), squeeze=False)[0], panels):
+        for label, history in histories.items():
+            values = _recorded(history, metric)
+            if values is not None:
+                best = np.nanargmax(values) if metric == "val_accuracy" else np.nanargmin(values)
+                best_text = f"{values[best]:.2%}" if metric == "val_accuracy" else f"{values[best]:.4f}"
+                axes.plot(np.arange(1, len(values) + 1), values, marker="o", markersize=2,
+                          label=f"{label} (best {best_text}, epoch {best + 1})")
+        axes.set_title("Validation " + metric[len("val_"):])
+        axes.set_xlabel("epoch")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        if metric == "val_accuracy":
+            axes.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+        axes.grid(alpha=0.3)
+        axes.legend(loc="best")
+    return _save_figure(figure, path)
+
+
 # ----------------------------------------------------------------------------
 # Confusion matrix
 # ----------------------------------------------------------------------------

@@ -141,3 +141,18 @@ def test_check_layer_fails_a_wrong_layer(capsys, tmp_path):
     status, out, _ = run(capsys, "check-layer", f"{tmp_path / 'wrong_layer.py'}:Square", "--input-shape", "2,3,3")
     assert status == 1
     assert "input: relative error 5.00e-01  FAILED" in out and "Square: FAILED" in out
+
+
+def test_curves_draws_the_runs_and_names_what_is_missing(tmp_path, capsys):
+    for name, accuracies in (("a", [0.80, 0.85]), ("b", [0.70, 0.90, 0.91])):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "history.json").write_text(json.dumps({"val_accuracy": accuracies}))
+    out = tmp_path / "ab.png"
+    status, printed, _ = run(capsys, "curves", str(tmp_path / "a"), str(tmp_path / "b"), "--labels", "one,two",
+                             "--out", str(out))
+    assert status == 0 and "2 runs written to" in printed and out.stat().st_size > 0
+
+    status, _, error = run(capsys, "curves", str(tmp_path / "a"), "--labels", "one,two", "--out", str(out))
+    assert status == 2 and "--labels names 2 runs, but 1 run directories" in error
+    status, _, error = run(capsys, "curves", str(tmp_path / "missing"), "--out", str(out))
+    assert status == 2 and "missing/history.json: not a run's readable history" in error

@@ -48,5 +48,6 @@ def test_saraswat_example_draws_the_data_and_compares_both_networks(tmp_path, mo
     comparison = (tmp_path / "comparison.md").read_text()
     assert "| saraswat-pca-dnn |" in comparison and "| saraswat-cnn | saraswat-cnn |" in comparison
     assert "262,890 + 224" in comparison and "89.70% (test)" in comparison
+    assert (tmp_path / "comparison.png").stat().st_size > 0
     printed = capsys.readouterr().out
     assert "Trainable params: 262,890" in printed and "PCA:" in printed

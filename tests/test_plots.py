@@ -89,6 +89,17 @@ def test_plot_history_without_any_curve_is_an_error(tmp_path):
         plots.plot_history({"lr": [0.1, 0.1]}, tmp_path / "history.png")
 
 
+def test_plot_history_comparison_draws_one_line_per_run_and_leaves_out_missing_curves(tmp_path, history):
+    no_accuracy = {"val_loss": history["val_loss"][:5]}
+    path = plots.plot_history_comparison({"a": history, "b": no_accuracy}, tmp_path / "both.png")
+    assert_png(path)
+
+
+def test_plot_history_comparison_without_any_validation_is_an_error(tmp_path, history):
+    with pytest.raises(ValueError, match="none of the runs a, b recorded"):
+        plots.plot_history_comparison({"a": {"loss": [1.0]}, "b": {}}, tmp_path / "none.png")
+
+
 def test_best_validation_epoch_prefers_accuracy_then_loss(history):
     assert plots._best_validation_epoch(history) == int(np.argmax(history["val_accuracy"]))
     del history["val_accuracy"]
