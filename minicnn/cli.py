@@ -305,6 +305,9 @@ def command_curves(arguments):
                 histories[label] = json.load(file)
         except (OSError, json.JSONDecodeError) as error:
             raise UsageError(f"{path}: not a run's readable history ({error})") from None
+        if not isinstance(histories[label], dict):
+            raise UsageError(f"{path}: not a run's history (a JSON object of per-epoch lists), "
+                             f"but a JSON {type(histories[label]).__name__}")
     try:
         plots.plot_history_comparison(histories, arguments.out, title=arguments.title)
     except ValueError as error:

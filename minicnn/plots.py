@@ -69,11 +69,37 @@ def _best_validation_epoch(history):
     Best is the highest validation accuracy when recorded, otherwise the
     lowest validation loss; NaN epochs (a diverged run) never win.
     """
-    for key, pick in (("val_accuracy", np.nanargmax), ("val_loss", np.nanargmin)):
+    for key in ("val_accuracy", "val_loss"):
         values = _recorded(history, key)
-        if values is not None and not np.isnan(values).all():
-            return int(pick(values))
+        best = None if values is None else _best_index(values, key)
+        if best is not None:
+            return best
     return None
+
+
+def _best_index(values, metric):
+    """The 0-based index of the best of ``values`` (highest for an accuracy, lowest for a loss), or None
+    when every value is NaN (a diverged run)."""
+    if np.isnan(values).all():
+        return None
+    return int(np.nanargmax(values) if metric.endswith("accuracy") else np.nanargmin(values))
+
+
+def _metric_text(value, metric):
+    """An accuracy as a percentage (92.73%), a loss with four decimals (0.2328)."""
+    return f"{value:.2%}" if metric.endswith("accuracy") else f"{value:.4f}"
+
+
+def _finish_epoch_axes(axes, title, metric):
+    """The common dress of a per-epoch panel of ``metric``: title, epoch ticks, percentages for an
+    accuracy, grid, legend."""
+    axes.set_title(title)
+    axes.set_xlabel("epoch")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    if metric.endswith("accuracy"):
+        axes.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    axes.grid(alpha=0.3)
+    axes.legend(loc="best")
 
 
 def plot_history(history, path, title="Training history"):
@@ -121,23 +147,17 @@ def plot_history(history, path, title="Training history"):
                          label=f"best validation epoch ({best_epoch + 1})")
             axes.plot(best_epoch + 1, best_value, marker="*", markersize=14,
                       color="tab:red", linestyle="none")
-            text = f"{best_value:.2%}" if metric == "accuracy" else f"{best_value:.4f}"
+            text = _metric_text(best_value, metric)
             # the label goes toward the middle of the plot, so a best epoch near an edge keeps it inside
             right_half = best_epoch + 1 > (epoch_count + 1) / 2
             axes.annotate(text, (best_epoch + 1, best_value), textcoords="offset points",
                           xytext=(-8 if right_half else 8, 8 if metric == "accuracy" else -14),
                           ha="right" if right_half else "left", color="tab:red")
             axes.margins(y=0.12)  # room for the label under a loss minimum at the bottom
-        axes.set_title(metric.capitalize())
-        axes.set_xlabel("epoch")
         axes.set_ylabel(metric)
         # Half an epoch of margin, so a one-epoch run gets an axis of whole epochs.
         axes.set_xlim(0.5, epoch_count + 0.5)
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
-        if metric == "accuracy":
-            axes.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
-        axes.grid(alpha=0.3)
-        axes.legend(loc="best")
+        _finish_epoch_axes(axes, metric.capitalize(), metric)
     return _save_figure(figure, path)
 
 
@@ -164,17 +184,12 @@ def plot_history_comparison(histories, path, title="Validation curves"):
         for label, history in histories.items():
             values = _recorded(history, metric)
             if values is not None:
-                best = np.nanargmax(values) if metric == "val_accuracy" else np.nanargmin(values)
-                best_text = f"{values[best]:.2%}" if metric == "val_accuracy" else f"{values[best]:.4f}"
+                best = _best_index(values, metric)
+                best_text = ("diverged" if best is None
+                             else f"best {_metric_text(values[best], metric)}, epoch {best + 1}")
                 axes.plot(np.arange(1, len(values) + 1), values, marker="o", markersize=2,
-                          label=f"{label} (best {best_text}, epoch {best + 1})")
-        axes.set_title("Validation " + metric[len("val_"):])
-        axes.set_xlabel("epoch")
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
-        if metric == "val_accuracy":
-            axes.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
-        axes.grid(alpha=0.3)
-        axes.legend(loc="best")
+                          label=f"{label} ({best_text})")
+        _finish_epoch_axes(axes, "Validation " + metric[len("val_"):], metric)
     return _save_figure(figure, path)
 
 

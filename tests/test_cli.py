@@ -156,3 +156,7 @@ def test_curves_draws_the_runs_and_names_what_is_missing(tmp_path, capsys):
     assert status == 2 and "--labels names 2 runs, but 1 run directories" in error
     status, _, error = run(capsys, "curves", str(tmp_path / "missing"), "--out", str(out))
     assert status == 2 and "missing/history.json: not a run's readable history" in error
+    (tmp_path / "list").mkdir()
+    (tmp_path / "list" / "history.json").write_text("[0.8, 0.9]")
+    status, _, error = run(capsys, "curves", str(tmp_path / "list"), "--out", str(out))
+    assert status == 2 and "not a run's history (a JSON object of per-epoch lists), but a JSON list" in error

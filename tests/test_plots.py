@@ -95,6 +95,11 @@ def test_plot_history_comparison_draws_one_line_per_run_and_leaves_out_missing_c
     assert_png(path)
 
 
+def test_plot_history_comparison_labels_a_diverged_run_instead_of_failing(tmp_path, history):
+    diverged = {"val_loss": [float("nan")] * 3, "val_accuracy": [float("nan")] * 3}
+    assert_png(plots.plot_history_comparison({"a": history, "nan": diverged}, tmp_path / "nan.png"))
+
+
 def test_plot_history_comparison_without_any_validation_is_an_error(tmp_path, history):
     with pytest.raises(ValueError, match="none of the runs a, b recorded"):
         plots.plot_history_comparison({"a": {"loss": [1.0]}, "b": {}}, tmp_path / "none.png")
