@@ -14,33 +14,26 @@ images, choose it), and the model is evaluated once on the 10,000 test images.
 --patience N stops early once the validation accuracy has not improved for N
 epochs.
 """
-import argparse
-import os
-
 import minicnn as mc
 from minicnn import experiment, zoo
 
-SCHEDULES = {"constant": None, "cosine": {"name": "CosineAnnealingLR"}}
+# The defaults are the zoo's recipe for the network, so the two cannot drift apart.
+RECIPE = zoo.NETWORKS[zoo.FLAGSHIP].recipe
+SCHEDULES = {"constant": None, "cosine": RECIPE["schedule"]}
 
 
 def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--backend", choices=mc.backend.BACKENDS, default=os.environ.get("MINICNN_BACKEND", "numpy"))
-    parser.add_argument("--epochs", type=int, default=100)
+    parser = experiment.example_parser(__doc__, out_dir="runs/enhanced_cnn")
     parser.add_argument("--patience", type=int, default=0,
                         help="stop after this many epochs without a better validation accuracy (0: never)")
-    parser.add_argument("--batch-size", type=int, default=512)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--batch-size", type=experiment.positive_int, default=RECIPE["batch_size"],
+                        help="images per Adam step")
+    parser.add_argument("--lr", type=float, default=RECIPE["lr"], help="Adam's (starting) learning rate")
     parser.add_argument("--schedule", choices=SCHEDULES, default="cosine",
                         help="learning rate over the epochs: cosine-annealed from --lr to 0, or constant")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data-dir", default=None, help="where the Fashion-MNIST IDX files are (default: search)")
-    parser.add_argument("--out-dir", default="runs/enhanced_cnn")
-    parser.add_argument("--limit", type=int, default=None,
-                        help="a quick try: use only this many training images, and as many validation and test images")
     parser.add_argument("--augment", action="store_true", help="random horizontal flip + 2-pixel pad-and-crop")
-    parser.add_argument("--batch-norm", choices=tuple(mc.layers.normalization.CONVENTIONS), default="pytorch",
+    parser.add_argument("--batch-norm", choices=tuple(mc.layers.normalization.CONVENTIONS),
+                        default=zoo.RECIPE_DEFAULTS["batch_norm"],
                         help="BatchNorm convention: PyTorch's (momentum 0.1) "
                              "or the paper's Keras (0.99 kept, eps 1e-3)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT_DIR/checkpoint.npz")
@@ -50,14 +43,12 @@ def parse_arguments(argv=None):
 def main(argv=None):
     arguments = parse_arguments(argv)
     early_stopping = {"monitor": "val_accuracy", "patience": arguments.patience} if arguments.patience else None
-    overrides = {"epochs": arguments.epochs, "batch_size": arguments.batch_size, "lr": arguments.lr,
-                 "schedule": SCHEDULES[arguments.schedule],
-                 "early_stopping": early_stopping, "keep_best": "val_accuracy",
+    overrides = {"epochs": arguments.epochs or RECIPE["epochs"], "batch_size": arguments.batch_size,
+                 "lr": arguments.lr, "schedule": SCHEDULES[arguments.schedule], "early_stopping": early_stopping,
                  "augment": experiment.FLIP_AND_CROP if arguments.augment else None,
                  "batch_norm": arguments.batch_norm}
-    experiment.run_experiment(zoo.FLAGSHIP, overrides, seed=arguments.seed, out_dir=arguments.out_dir,
-                              data_dir=arguments.data_dir, limit=arguments.limit, backend_name=arguments.backend,
-                              resume=arguments.resume, extra_config=vars(arguments))
+    experiment.run_experiment(zoo.FLAGSHIP, overrides, out_dir=arguments.out_dir, resume=arguments.resume,
+                              extra_config=vars(arguments), **experiment.run_settings(arguments))
     return 0
 
 
