@@ -50,8 +50,11 @@ def mean_and_spread(values, digits=2, scale=100.0):
 
 
 def general_command(command):
-    """The command without where it wrote (--out-dir) and with its seed as S, so that seeds share one line."""
+    """The command with its seed as S, without where it wrote (--out-dir) and without --resume, so that seeds
+    share one line. (--resume continues an interrupted run exactly where its checkpoint left it, so the run is
+    the one the command without it makes.)"""
     command = re.sub(r"\s--out-dir[ =]\S+", "", command)
+    command = re.sub(r"\s--resume(?=\s|$)", "", command)
     return re.sub(r"--seed[ =]\d+", "--seed S", command)
 
 

@@ -25,9 +25,11 @@ def test_table_groups_seeds_and_reports_mean_and_spread(tmp_path, capsys):
     assert cells[7] == "`minicnn reproduce report-ann --seed S`"
 
 
-def test_general_command_drops_the_output_directory_and_generalises_the_seed():
+def test_general_command_drops_the_output_directory_and_resume_and_generalises_the_seed():
     assert (results.general_command("minicnn reproduce band-cnn --seed 2 --out-dir runs/x/seed2 --limit 5")
             == "minicnn reproduce band-cnn --seed S --limit 5")
+    assert (results.general_command("minicnn reproduce band-cnn --seed=2 --resume --out-dir=runs/x --resume-note")
+            == "minicnn reproduce band-cnn --seed S --resume-note")
 
 
 def test_one_seed_says_so():
