@@ -25,7 +25,7 @@ and, with --grid-search, OUT_DIR/grid.csv.
 """
 import os
 
-from minicnn import data, experiment, plots, sweep, zoo
+from minicnn import data, experiment, plots, projections, sweep, zoo
 
 PAPER_GRID = ["hidden=64,64-32", "optimizer=Adam:1e-3,RMSprop:1e-2", "batch_size=32,64"]
 
@@ -51,17 +51,17 @@ def plot_data(arguments):
     count = f"{len(labels):,} training images"
     plots.plot_samples(images, labels, class_names, os.path.join(figures, "samples.png"),
                        title="Fashion-MNIST: sample training images")
-    plots.plot_pca_variance(plots.pca_explained_variance(images), os.path.join(figures, "pca_variance.png"),
+    plots.plot_pca_variance(projections.pca_explained_variance(images), os.path.join(figures, "pca_variance.png"),
                             title=f"PCA of the {count}: cumulative explained variance")
     # the first two components of a 3-component PCA are the 2-component PCA: one fit serves both plots
-    points = plots.pca_embedding(images, n_components=3)
+    points = projections.pca_embedding(images, n_components=3)
     plots.plot_embedding_2d(points[:, :2], labels, class_names, os.path.join(figures, "pca_2d.png"),
                             title=f"The {count} on the first two principal components",
                             axis_labels=("PC 1", "PC 2"))
     plots.plot_embedding_3d(points, labels, class_names, os.path.join(figures, "pca_3d.png"),
                             title=f"The {count} on the first three principal components",
                             axis_labels=("PC 1", "PC 2", "PC 3"))
-    points, indices = plots.tsne_embedding(images, n_samples=arguments.tsne_samples, seed=arguments.seed)
+    points, indices = projections.tsne_embedding(images, n_samples=arguments.tsne_samples, seed=arguments.seed)
     plots.plot_embedding_2d(points, labels[indices], class_names, os.path.join(figures, "tsne.png"),
                             title=f"t-SNE of {len(indices):,} training images", axis_labels=("t-SNE 1", "t-SNE 2"))
     print(f"figures of the data written to {figures}/")

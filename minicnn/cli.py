@@ -23,10 +23,11 @@ import traceback
 
 from minicnn import backend, data, metrics, optim, plots, results, zoo
 from minicnn.backend import BackendError
-from minicnn.experiment import (FLIP_AND_CROP, HelpFormatter, PCAProjection, RecipeError, add_run_arguments,
+from minicnn.experiment import (FLIP_AND_CROP, HelpFormatter, RecipeError, add_run_arguments,
                                 positive_int, recipe_for, run_experiment, run_settings)
 from minicnn.gradcheck import check_layer
 from minicnn.model import Sequential
+from minicnn.projections import PCAProjection
 from minicnn.sweep import SweepError, format_table, parse_assignment, parse_grid, run_sweep, write_csv
 from minicnn.train import TrainingDiverged
 

@@ -21,7 +21,7 @@ from minicnn import backend, data, optim, plots, report, zoo
 from minicnn.files import atomic_write
 from minicnn.layers.normalization import CONVENTIONS
 from minicnn.losses import SoftmaxCrossEntropy
-from minicnn.model import read_npz, write_npz_atomically
+from minicnn.projections import PCAProjection
 from minicnn.train import EarlyStopping, KeepBestWeights, evaluate, fit
 
 CLASS_NAMES = data.CLASS_NAMES["fashion-mnist"]
@@ -107,61 +107,6 @@ def load_splits(data_dir=None, val_fraction=0.2, seed=0, limit=None):
     if limit:
         train, val, test = [(images[:limit], labels[:limit]) for images, labels in (train, val, test)]
     return train, val, test
-
-
-class PCAProjection:
-    """Images -> their coordinates on the leading principal components of the training images.
-
-    Fitted on the training split only, so validation and test images play no
-    part in the preprocessing; keeps the fewest components that explain
-    ``variance`` of it (187 for 95% of the 48,000 training images).
-
-    Attributes:
-    - mean: float32 (D,), the training images' mean (D = 784 pixels).
-    - components: float32 (K, D), the kept principal axes, largest variance first.
-    - explained_variance_ratio: float (min(N, D),), every component's share, for the variance curve.
-    - variance: the share asked for. standardize: whether the pixels were
-      standardized before (a projection only fits images scaled the same way).
-    """
-
-    def __init__(self, mean, components, explained_variance_ratio, variance, standardize):
-        self.mean, self.components = mean, components
-        self.explained_variance_ratio = explained_variance_ratio
-        self.variance, self.standardize = float(variance), bool(standardize)
-
-    @classmethod
-    def fit(cls, images, variance, standardize=False):
-        """Fit on float images (N, ...) scaled by data.prepare_images(standardize=standardize)."""
-        from sklearn.decomposition import PCA
-
-        pca = PCA().fit(images.reshape(len(images), -1))
-        ratio = pca.explained_variance_ratio_
-        # components_for_variance is None when rounding keeps all components just short of the share
-        count = plots.components_for_variance(ratio, variance) or len(ratio)
-        return cls(pca.mean_, pca.components_[:count], ratio, variance, standardize)
-
-    def transform(self, images):
-        """Images (N, ...) -> float32 (N, K) coordinates."""
-        rows = images.reshape(len(images), -1)
-        if rows.shape[1] != self.mean.shape[0]:
-            raise ValueError(f"this PCA projects images of {self.mean.shape[0]} pixels, got {rows.shape[1]}")
-        return ((rows - self.mean) @ self.components.T).astype("float32", copy=False)
-
-    def save(self, path):
-        """One .npz (written atomically) that ``load`` reads back; the run keeps it beside model.npz."""
-        write_npz_atomically(path, {"mean": self.mean, "components": self.components,
-                                    "explained_variance_ratio": self.explained_variance_ratio,
-                                    "variance": self.variance, "standardize": self.standardize})
-
-    @classmethod
-    def load(cls, path):
-        """Read a file written by ``save``; ValueError naming the file if it is something else."""
-        contents = read_npz(path)
-        try:
-            return cls(contents["mean"], contents["components"], contents["explained_variance_ratio"],
-                       contents["variance"], contents["standardize"])
-        except KeyError as error:
-            raise ValueError(f"{path}: not a PCA file written by minicnn (no {error})") from error
 
 
 def prepare_inputs(splits, recipe):

@@ -1,5 +1,5 @@
 """The figures the papers show: training curves, confusion matrix, image grids,
-PCA and t-SNE views of the data.
+PCA and t-SNE views of the data (their coordinates come from minicnn.projections).
 
 Every ``plot_*`` function takes host or device arrays and a ``path``, writes
 one PNG there and returns the path. Figures are built with
@@ -8,9 +8,6 @@ through ``pyplot``: importing this module leaves the user's pyplot backend and
 open windows alone, works on machines without a display, and no figure stays
 registered in pyplot's global list, so there is nothing to close and nothing
 leaks across hundreds of calls.
-
-scikit-learn, needed only for the PCA and t-SNE embeddings, is imported inside
-those helpers so that training never pays for importing it.
 """
 import math
 
@@ -23,6 +20,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 from minicnn import backend
 from minicnn.files import atomic_write
 from minicnn.metrics import checked_confusion_matrix
+from minicnn.projections import components_for_variance
 
 DPI = 130
 HISTORY_CURVES = ("loss", "val_loss", "accuracy", "val_accuracy")
@@ -394,97 +392,6 @@ def plot_misclassified(images, y_true, y_pred, class_names, path, count=25,
 # PCA and t-SNE views of the data
 # ----------------------------------------------------------------------------
 
-def _flattened(images):
-    """Images as float32 rows (N, D); integer pixels (0..255) are scaled to [0, 1]."""
-    images = backend.to_numpy(images)
-    rows = images.reshape(len(images), -1)
-    if np.issubdtype(rows.dtype, np.integer):
-        return rows.astype(np.float32) / 255.0
-    return rows.astype(np.float32, copy=False)
-
-
-def pca_embedding(x, n_components=2):
-    """Project images onto their first principal components (scikit-learn's PCA).
-
-    Inputs:
-    - x: array (N, ...) of images, e.g. (N, 28, 28) uint8 or (N, 1, 28, 28) float
-    - n_components: K, how many components to keep
-
-    Returns:
-    - points: float array (N, K), the coordinates along components 1..K
-    """
-    from sklearn.decomposition import PCA
-
-    return PCA(n_components=n_components).fit_transform(_flattened(x))
-
-
-def pca_explained_variance(x):
-    """The share of the pixel variance each principal component explains.
-
-    Inputs:
-    - x: array (N, ...) of images
-
-    Returns:
-    - ratio: float array (min(N, D),), in decreasing order, summing to 1;
-      this is what ``plot_pca_variance`` draws
-    """
-    from sklearn.decomposition import PCA
-
-    return PCA().fit(_flattened(x)).explained_variance_ratio_
-
-
-def tsne_embedding(x, n_samples=2000, seed=0, perplexity=30.0):
-    """A 2-D t-SNE map of a random subsample of the images (scikit-learn's TSNE).
-
-    t-SNE costs grow faster than linearly with N, so it runs on ``n_samples``
-    images drawn without replacement; as is customary (van der Maaten &
-    Hinton), the pixels are first reduced to 50 principal components, which
-    speeds it up and removes pixel noise.
-
-    Inputs:
-    - x: array (N, ...) of images
-    - n_samples: how many images to embed (all of them if N is smaller)
-    - seed: seeds both the subsample and t-SNE, so the map is reproducible
-    - perplexity: t-SNE's effective number of neighbours; lowered to N - 1
-      for tiny inputs, where t-SNE would refuse it
-
-    Returns a tuple of:
-    - points: float array (M, 2), M = min(N, n_samples)
-    - indices: int array (M,), which rows of ``x`` were embedded, in
-      increasing order (use ``labels[indices]`` to colour the points)
-    """
-    from sklearn.decomposition import PCA
-    from sklearn.manifold import TSNE
-
-    rows = _flattened(x)
-    generator = np.random.default_rng(seed)
-    indices = np.sort(generator.choice(len(rows), size=min(n_samples, len(rows)), replace=False))
-    subsample = rows[indices]
-    pca = PCA(n_components=min(50, *subsample.shape), random_state=seed)
-    reduced = pca.fit_transform(subsample)
-    tsne = TSNE(n_components=2, perplexity=min(perplexity, len(indices) - 1.0),
-                init="pca", learning_rate="auto", random_state=seed)
-    return tsne.fit_transform(reduced), indices
-
-
-def components_for_variance(explained_variance_ratio, threshold):
-    """How many principal components keep a given share of the variance.
-
-    Inputs:
-    - explained_variance_ratio: float array (D,), each component's share of
-      the variance, largest first
-    - threshold: the share to keep, e.g. 0.95
-
-    Returns:
-    - the smallest K whose first K components explain at least ``threshold``
-      of the variance (187 for 95% on Fashion-MNIST's training split), or
-      None if all D components together explain less
-    """
-    cumulative = np.cumsum(backend.to_numpy(explained_variance_ratio))
-    reached = np.flatnonzero(cumulative >= threshold)
-    return int(reached[0]) + 1 if reached.size else None
-
-
 def plot_pca_variance(explained_variance_ratio, path, thresholds=(0.90, 0.95),
                       title="PCA: cumulative explained variance"):
     """The cumulative explained variance against the number of components.
@@ -494,7 +401,7 @@ def plot_pca_variance(explained_variance_ratio, path, thresholds=(0.90, 0.95),
 
     Inputs:
     - explained_variance_ratio: float array (D,), each component's share of
-      the variance, largest first (``pca_explained_variance`` returns it)
+      the variance, largest first (``projections.pca_explained_variance`` returns it)
     - path: where to write the PNG
     - thresholds: the variance shares to mark
     - title: the figure title
@@ -553,7 +460,7 @@ def plot_embedding_2d(points, labels, class_names, path, title,
     """A 2-D scatter plot of embedded samples, coloured by class, with a legend.
 
     Inputs:
-    - points: float array (N, 2), e.g. from ``pca_embedding`` or ``tsne_embedding``
+    - points: float array (N, 2), e.g. from ``projections.pca_embedding`` or ``tsne_embedding``
     - labels: integer array (N,) of class indices
     - class_names: sequence of class names indexed by label
     - path: where to write the PNG
@@ -579,7 +486,7 @@ def plot_embedding_3d(points, labels, class_names, path, title,
     """A 3-D scatter plot of embedded samples (e.g. 3-D PCA), coloured by class.
 
     Inputs:
-    - points: float array (N, 3), e.g. ``pca_embedding(x, n_components=3)``
+    - points: float array (N, 3), e.g. ``projections.pca_embedding(x, n_components=3)``
     - labels: integer array (N,) of class indices
     - class_names: sequence of class names indexed by label
     - path: where to write the PNG

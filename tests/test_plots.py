@@ -1,4 +1,5 @@
-"""Every figure in minicnn.plots is written as a readable PNG, edge cases included."""
+"""Every figure in minicnn.plots is written as a readable PNG, edge cases included (the PCA and t-SNE figures
+with the coordinates minicnn.projections computes)."""
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from minicnn import plots
+from minicnn import plots, projections
 from minicnn.metrics import FASHION_MNIST_CLASSES
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -168,16 +169,8 @@ def test_plot_misclassified_when_every_prediction_is_right(tmp_path, images, lab
     assert_png(path)
 
 
-def test_components_for_variance():
-    ratio = np.array([0.5, 0.3, 0.12, 0.05, 0.03])
-    assert plots.components_for_variance(ratio, 0.5) == 1
-    assert plots.components_for_variance(ratio, 0.90) == 3
-    assert plots.components_for_variance(ratio, 0.95) == 4
-    assert plots.components_for_variance(ratio[:2], 0.95) is None
-
-
 def test_pca_variance_and_plot(tmp_path, images):
-    ratio = plots.pca_explained_variance(images)
+    ratio = projections.pca_explained_variance(images)
     assert ratio.shape == (40,)
     assert np.all(np.diff(ratio) <= 1e-12)
     assert ratio.sum() == pytest.approx(1.0)
@@ -193,13 +186,13 @@ def test_plot_pca_variance_when_a_threshold_is_never_reached(tmp_path):
 
 
 def test_pca_embedding_in_two_and_three_dimensions(tmp_path, images, labels):
-    points = plots.pca_embedding(images)
+    points = projections.pca_embedding(images)
     assert points.shape == (40, 2)
     plots.plot_embedding_2d(points, labels, FASHION_MNIST_CLASSES, tmp_path / "pca.png",
                             "PCA", axis_labels=("PC 1", "PC 2"))
     assert_png(tmp_path / "pca.png")
 
-    points = plots.pca_embedding(images[:, None] / 255.0, n_components=3)
+    points = projections.pca_embedding(images[:, None] / 255.0, n_components=3)
     assert points.shape == (40, 3)
     plots.plot_embedding_3d(points, labels, FASHION_MNIST_CLASSES, tmp_path / "pca3d.png",
                             "3-D PCA")
@@ -217,7 +210,7 @@ def one_thread():
 def test_tsne_embeds_a_reproducible_subsample(tmp_path, rng, one_thread):
     images = rng.random((150, 8, 8), dtype=np.float32)
     labels = rng.integers(0, 10, size=150)
-    points, indices = plots.tsne_embedding(images, n_samples=100, seed=3)
+    points, indices = projections.tsne_embedding(images, n_samples=100, seed=3)
     assert points.shape == (100, 2)
     assert np.all(np.diff(indices) > 0) and indices[-1] < 150
     assert np.all(np.isfinite(points))
@@ -225,13 +218,13 @@ def test_tsne_embeds_a_reproducible_subsample(tmp_path, rng, one_thread):
                             "t-SNE")
     assert_png(tmp_path / "tsne.png")
 
-    again, same_indices = plots.tsne_embedding(images, n_samples=100, seed=3)
+    again, same_indices = projections.tsne_embedding(images, n_samples=100, seed=3)
     np.testing.assert_array_equal(same_indices, indices)
     np.testing.assert_allclose(again, points)
 
 
 def test_tsne_of_fewer_images_than_asked_embeds_them_all(rng, one_thread):
-    points, indices = plots.tsne_embedding(rng.random((12, 4, 4)), n_samples=2000)
+    points, indices = projections.tsne_embedding(rng.random((12, 4, 4)), n_samples=2000)
     assert points.shape == (12, 2)
     np.testing.assert_array_equal(indices, np.arange(12))
 
