@@ -73,6 +73,28 @@ def test_the_checker_catches_a_wrong_backward():
     assert "FAILED" in str(report)
 
 
+class DenseWithNaNWeightGradient(layers.Dense):
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.grads["W"] = np.full_like(self.grads["W"], np.nan)
+        return dx
+
+
+def test_the_checker_fails_a_nan_gradient_wherever_it_is():
+    # "W" comes after "input": a NaN there used to vanish inside max() (every comparison with NaN is False)
+    report = check_layer(DenseWithNaNWeightGradient(2), input_shape=(3,))
+    assert report.errors["input"] < 1e-6 and report.errors["W"] == float("inf")
+    assert not report.passed and str(report).endswith("FAILED (tolerance 1e-06)")
+
+
+def test_the_checker_perturbs_a_copy_of_a_non_contiguous_input():
+    x = np.random.default_rng(0).standard_normal((3, 5)).T   # (5, 3), Fortran-ordered
+    before = x.copy()
+    report = check_layer(layers.Dense(2), x=x)
+    assert report.passed, report
+    np.testing.assert_array_equal(x, before)
+
+
 def test_checker_refuses_float32_layers():
     layer = layers.Dense(3)
     layer.build((4,), dtype=np.float32)
