@@ -33,9 +33,9 @@ def conv2d(draw):
 
 
 def pool(draw, cls):
-    pool_size = draw(st.integers(1, 3))
+    pool_size = draw(st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))))
     stride = draw(st.one_of(st.none(), st.integers(1, 3)))  # stride < pool: overlapping windows
-    shape = image_shape(draw, min_side=pool_size)
+    shape = image_shape(draw, min_side=max(pool_size) if isinstance(pool_size, tuple) else pool_size)
     return cls(pool_size, stride), shape
 
 

@@ -176,6 +176,11 @@ def test_a_crash_while_saving_keeps_the_old_file(tmp_path, monkeypatch):
     (lambda: layers.Conv2D(3, 3, stride=0), "stride must be >= 1"),
     (lambda: layers.MaxPool2D(2, stride=0), "stride must be >= 1"),
     (lambda: layers.Conv2D(3, 3, padding="full"), "padding must be"),
+    (lambda: layers.Conv2D(0, 3), "Conv2D filters must be a whole number >= 1, got 0"),
+    (lambda: layers.Conv2D(8, (3, 0)), r"Conv2D kernel_size must be .* got \(3, 0\)"),
+    (lambda: layers.Conv2D(8, 2.5), "Conv2D kernel_size must be a whole number"),
+    (lambda: layers.MaxPool2D(0), "MaxPool2D pool_size must be a whole number >= 1 or a pair of them, got 0"),
+    (lambda: layers.AvgPool2D((2, 2, 2)), "AvgPool2D pool_size must be"),
     (lambda: layers.Dropout(1.0), "probability of dropping"),
     (lambda: layers.BatchNorm(convention="tensorflow"), "convention"),
 ])
@@ -220,3 +225,17 @@ def test_backward_names_the_shape_it_needs():
         model.backward(np.zeros((4, 3), dtype=np.float32))
     with pytest.raises(ValueError, match=r"shape \(8, 3\), got \(8, 10\)"):
         model.backward(np.zeros((8, 10), dtype=np.float32))
+
+
+def test_conv_input_gradient_is_not_overwritten_by_the_next_backward():
+    # one channel, no padding: the transposed work buffer is already contiguous, the case that used to alias it
+    layer = layers.Conv2D(2, 3)
+    layer.build((1, 5, 5), rng=np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, 1, 5, 5)).astype(np.float32)
+    layer.forward(x, training=True)
+    dx = layer.backward(rng.standard_normal((1, 2, 3, 3)).astype(np.float32))
+    kept = dx.copy()
+    layer.forward(x, training=True)
+    layer.backward(rng.standard_normal((1, 2, 3, 3)).astype(np.float32))
+    np.testing.assert_array_equal(dx, kept)

@@ -108,6 +108,27 @@ class Layer:
         return f"{type(self).__name__}({arguments})"
 
 
+def positive_pair(value, description):
+    """(h, w) from an int or a pair of ints, each at least 1; ValueError naming ``description`` otherwise."""
+    pair = (value, value) if np.isscalar(value) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(side, (int, np.integer)) and side >= 1 for side in pair):
+        raise ValueError(f"{description} must be a whole number >= 1 or a pair of them, got {value!r}")
+    return tuple(int(side) for side in pair)
+
+
+def window_slices(window, strides, output_size):
+    """For each offset (i, j) of a (kh, kw) window: (i, j, rows, cols), the strided slices of the input that
+    this offset of every window covers, for (stride_h, stride_w) and (H_out, W_out) output positions.
+
+    Convolution and pooling loop over the kh*kw offsets, not over the H_out*W_out
+    positions: each offset is then one vectorized strided read or add.
+    """
+    (step_h, step_w), (out_h, out_w) = strides, output_size
+    for i in range(window[0]):
+        for j in range(window[1]):
+            yield i, j, slice(i, i + step_h * (out_h - 1) + 1, step_h), slice(j, j + step_w * (out_w - 1) + 1, step_w)
+
+
 def fan_in_and_out(weight_shape):
     """Fans as PyTorch and Keras count them.
 

@@ -2,7 +2,8 @@
 import numpy as np
 
 from minicnn import backend
-from minicnn.layers.base import Layer, check_initializer, initial_weight_and_bias
+from minicnn.layers.base import (Layer, check_initializer, initial_weight_and_bias, positive_pair,
+                                 window_slices)
 
 
 def same_padding(size, kernel, stride):
@@ -25,8 +26,10 @@ class Conv2D(Layer):
 
     def __init__(self, filters, kernel_size, stride=1, padding="valid", use_bias=True, init=None, name=None):
         super().__init__(name)
+        if not (isinstance(filters, (int, np.integer)) and filters >= 1):
+            raise ValueError(f"Conv2D filters must be a whole number >= 1, got {filters!r}")
         self.filters = int(filters)
-        self.kernel_size = (kernel_size, kernel_size) if np.isscalar(kernel_size) else tuple(kernel_size)
+        self.kernel_size = positive_pair(kernel_size, "Conv2D kernel_size")
         self.stride = int(stride)
         if self.stride < 1:
             raise ValueError(f"Conv2D stride must be >= 1, got {stride}")
@@ -78,12 +81,8 @@ class Conv2D(Layer):
         return buffer
 
     def window_slices(self):
-        """For each kernel offset (i, j): the slices of the padded input it sees at every output position."""
-        _, out_h, out_w = self.output_shape
-        step = self.stride
-        for i in range(self.kernel_size[0]):
-            for j in range(self.kernel_size[1]):
-                yield i, j, slice(i, i + step * (out_h - 1) + 1, step), slice(j, j + step * (out_w - 1) + 1, step)
+        """window_slices of the kernel over the padded input (see layers.base)."""
+        return window_slices(self.kernel_size, (self.stride, self.stride), self.output_shape[1:])
 
     def padded_interior(self, padded):
         """The view of a padded (C, N, H + pads, W + pads) buffer that holds the unpadded image."""
@@ -98,7 +97,8 @@ class Conv2D(Layer):
         channel c shifted by kernel offset (i, j), so the convolution is the
         single product W (F, C*kh*kw) @ columns. The input is first copied,
         channel-major and zero-padded, into (C, N, H+pads, W+pads), so that each
-        kernel offset's rows are one strided copy of contiguous planes.
+        kernel offset's rows are one strided copy of contiguous planes. Both are
+        work buffers that the next forward reuses.
         """
         self.check_input(x)
         xp = backend.xp
@@ -145,4 +145,6 @@ class Conv2D(Layer):
         dpadded.fill(0)
         for i, j, rows, cols in self.window_slices():
             dpadded[:, :, rows, cols] += dcolumns[:, i, j]
-        return xp.ascontiguousarray(self.padded_interior(dpadded).transpose(1, 0, 2, 3))
+        # a copy even where the transposed view is already contiguous (C or N of 1, no padding): dx must not be
+        # the work buffer that the next backward overwrites
+        return xp.array(self.padded_interior(dpadded).transpose(1, 0, 2, 3), order="C")

@@ -1,8 +1,6 @@
 """Max and average pooling, floor mode, any window and stride (windows may overlap)."""
-import numpy as np
-
 from minicnn import backend
-from minicnn.layers.base import Layer
+from minicnn.layers.base import Layer, positive_pair, window_slices
 
 
 class Pool2D(Layer):
@@ -15,7 +13,7 @@ class Pool2D(Layer):
 
     def __init__(self, pool_size=2, stride=None, name=None):
         super().__init__(name)
-        self.pool_size = (pool_size, pool_size) if np.isscalar(pool_size) else tuple(pool_size)
+        self.pool_size = positive_pair(pool_size, f"{type(self).__name__} pool_size")
         self.stride = int(stride) if stride is not None else None
         if self.stride is not None and self.stride < 1:
             raise ValueError(f"{type(self).__name__} stride must be >= 1 (or None for the window size), got {stride}")
@@ -37,12 +35,9 @@ class Pool2D(Layer):
         return (channels, (height - pool_h) // self.step_h + 1, (width - pool_w) // self.step_w + 1)
 
     def window_slices(self):
-        """For each window offset k = (i, j): the input slices it covers at every output position."""
-        _, out_h, out_w = self.output_shape
-        for i in range(self.pool_size[0]):
-            for j in range(self.pool_size[1]):
-                yield (slice(i, i + self.step_h * (out_h - 1) + 1, self.step_h),
-                       slice(j, j + self.step_w * (out_w - 1) + 1, self.step_w))
+        """(rows, cols) for each window offset: the input slices it covers at every output position."""
+        for _, _, rows, cols in window_slices(self.pool_size, (self.step_h, self.step_w), self.output_shape[1:]):
+            yield rows, cols
 
 
 class MaxPool2D(Pool2D):
@@ -95,7 +90,10 @@ class AvgPool2D(Pool2D):
         self.check_input(x)
         out = None
         for rows, cols in self.window_slices():
-            out = x[:, :, rows, cols].copy() if out is None else out + x[:, :, rows, cols]
+            if out is None:
+                out = x[:, :, rows, cols].copy()
+            else:
+                out += x[:, :, rows, cols]
         self.x_shape = x.shape
         out *= 1.0 / (self.pool_size[0] * self.pool_size[1])
         return out
