@@ -22,17 +22,17 @@ from minicnn.files import atomic_write
 from minicnn.layers.normalization import CONVENTIONS
 from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.projections import PCAProjection
-from minicnn.train import EarlyStopping, KeepBestWeights, evaluate, fit
+from minicnn.train import MONITORS, EarlyStopping, KeepBestWeights, evaluate, fit
 
 CLASS_NAMES = data.CLASS_NAMES["fashion-mnist"]
 # The flagship's --augment, and `minicnn train --augment` for a recipe without augmentation of its own.
 FLIP_AND_CROP = {"horizontal_flip": True, "pad_crop": 2}
 # Recipe keys handed to the optimizer's constructor when the recipe has them.
 OPTIMIZER_SETTINGS = ("weight_decay", "momentum", "nesterov")
-MONITORS = ("val_accuracy", "val_loss")
-LOGGED = ("loss", "accuracy") + MONITORS    # what every epoch's logs hold, so what early stopping can watch
+KEEP_BEST_MONITORS = ("val_accuracy", "val_loss")
 WHOLE_NUMBERS = ("batch_size", "epochs")
 NUMBERS = ("lr", "weight_decay", "momentum", "val_fraction", "pca_variance", "label_smoothing")
+SWITCHES = ("nesterov", "standardize")
 
 
 class RecipeError(ValueError):
@@ -68,6 +68,9 @@ def recipe_for(name, overrides=None):
     for key in NUMBERS:
         if recipe.get(key) is not None and type(recipe[key]) not in (int, float):
             raise RecipeError(f"{key} must be a number, got {recipe[key]!r}")
+    for key in SWITCHES:
+        if key in recipe and not isinstance(recipe[key], bool):
+            raise RecipeError(f"{key} must be true or false, got {recipe[key]!r}")
     if recipe.get("augment") is not None and not isinstance(recipe["augment"], dict):
         raise RecipeError(f'augment must be minicnn.data.Augmenter settings such as {{"pad_crop": 2}}, or none; '
                           f"got {recipe['augment']!r}")
@@ -79,8 +82,9 @@ def recipe_for(name, overrides=None):
                           f"got {schedule!r}")
     if recipe["batch_norm"] not in CONVENTIONS:
         raise RecipeError(f"batch_norm must be one of {', '.join(CONVENTIONS)}, got {recipe['batch_norm']!r}")
-    if keep_best_monitor(recipe) not in MONITORS + (None,):
-        raise RecipeError(f"keep_best must be one of {', '.join(MONITORS)}, true or false, got {recipe['keep_best']!r}")
+    if keep_best_monitor(recipe) not in KEEP_BEST_MONITORS + (None,):
+        raise RecipeError(f"keep_best must be one of {', '.join(KEEP_BEST_MONITORS)}, true or false, "
+                          f"got {recipe['keep_best']!r}")
     return recipe
 
 
@@ -166,7 +170,7 @@ def make_schedule(optimizer, recipe):
         settings.setdefault("T_max", recipe["epochs"])
     try:
         return optim.SCHEDULES[name](optimizer, **settings)
-    except TypeError as error:
+    except (TypeError, ValueError) as error:
         raise RecipeError(f"schedule {name}: {error}") from error
 
 
@@ -190,9 +194,9 @@ def make_callbacks(recipe):
     callbacks = [keep_best] if keep_best else []
     early_stopping = recipe.get("early_stopping")
     if early_stopping:
-        if not isinstance(early_stopping, dict) or early_stopping.get("monitor", "val_loss") not in LOGGED:
+        if not isinstance(early_stopping, dict) or early_stopping.get("monitor", "val_loss") not in MONITORS:
             raise RecipeError(f'early_stopping must be like {{"monitor": "val_loss", "patience": 10}} with a monitor '
-                              f"among {', '.join(LOGGED)}, got {early_stopping!r}")
+                              f"among {', '.join(MONITORS)}, got {early_stopping!r}")
         try:
             callbacks.append(EarlyStopping(**early_stopping))
         except TypeError as error:

@@ -143,8 +143,10 @@ def check_layer(layer, input_shape=None, batch_size=2, training=True, x=None, do
     """
     rng = np.random.default_rng(seed)
     if not layer.built:
+        if input_shape is None and x is None:
+            raise ValueError(f"'{layer.name}' is not built yet: give check_layer its per-sample input_shape, or x")
         if input_shape is None:
-            input_shape = x.shape[1:]
+            input_shape = np.shape(x)[1:]
         layer.build(input_shape, rng=np.random.default_rng(seed + 1), dtype=np.float64)
     if layer.dtype != np.float64:
         raise ValueError(f"gradient checks need a float64 layer; '{layer.name}' was built as {layer.dtype}")

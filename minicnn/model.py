@@ -27,8 +27,9 @@ class Sequential:
         self.init = check_initializer(init)
         self.dtype = np.dtype(dtype)
         self.name = name
-        if self.dtype.kind != "f":
-            raise ValueError(f"Sequential dtype must be a float type, got {self.dtype}")
+        # float16 would need loss scaling, and NumPy's random generators (dropout masks) refuse it
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"Sequential dtype must be float32 or float64, got {self.dtype}")
         self.rng = np.random.default_rng(seed)
         self.last_batch_size = None  # backward checks its gradient against the last forward's batch
         self.give_unique_names()
@@ -74,12 +75,13 @@ class Sequential:
                              f"shape {expected}, got {tuple(dlogits.shape)}")
         # set only for this call, so that the first layer, used on its own later, still returns dx
         self.layers[0].skip_input_gradient = not input_gradient
+        gradient = dlogits   # d(loss)/d(each layer's output), from the last layer back to the input
         try:
             for layer in reversed(self.layers):
-                dlogits = layer.backward(dlogits)
+                gradient = layer.backward(gradient)
         finally:
             self.layers[0].skip_input_gradient = False
-        return dlogits
+        return gradient
 
     def predict_logits(self, x, batch_size=256):
         """Inference-mode logits for a host array x, in batches, as a host array."""

@@ -6,6 +6,7 @@ parameter in place from the gradient its layer's backward wrote.
 """
 import math
 
+import numpy as np
 
 from minicnn import backend
 
@@ -18,12 +19,16 @@ class Optimizer:
     def __init__(self, model, lr, **hyperparameters):
         self.model = model
         self.lr = float(lr)
-        # each setting takes its default's type: Python floats, so no NumPy float64 scalar turns float32 into float64
-        self.hyperparameters = {key: type(default)(hyperparameters.get(key, default))
-                                for key, default in self.defaults.items()}
         unknown = set(hyperparameters) - set(self.defaults)
         if unknown:
             raise TypeError(f"{type(self).__name__} got unknown settings {sorted(unknown)}")
+        for key, value in hyperparameters.items():
+            # bool("no") is True: a switch takes only True or False
+            if isinstance(self.defaults[key], bool) and not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{type(self).__name__} setting {key} must be True or False, got {value!r}")
+        # each setting takes its default's type: Python floats, so no NumPy float64 scalar turns float32 into float64
+        self.hyperparameters = {key: type(default)(hyperparameters.get(key, default))
+                                for key, default in self.defaults.items()}
         for key, value in self.hyperparameters.items():
             setattr(self, key, value)
         self.state = {}
@@ -202,6 +207,12 @@ class Schedule:
     def lr_at(self, epoch):
         raise NotImplementedError
 
+    def positive_epochs(self, name, value):
+        """``value`` as a whole number of epochs >= 1; ValueError naming the schedule and ``name`` otherwise."""
+        if not (isinstance(value, (int, np.integer)) and value >= 1):
+            raise ValueError(f"{type(self).__name__} {name} must be a whole number of epochs >= 1, got {value!r}")
+        return int(value)
+
     def state_dict(self):
         return {"class": type(self).__name__, "epoch": self.epoch, "base_lr": self.base_lr}
 
@@ -215,7 +226,7 @@ class StepLR(Schedule):
 
     def __init__(self, optimizer, step_size, gamma=0.1):
         super().__init__(optimizer)
-        self.step_size, self.gamma = int(step_size), float(gamma)
+        self.step_size, self.gamma = self.positive_epochs("step_size", step_size), float(gamma)
 
     def lr_at(self, epoch):
         return self.base_lr * self.gamma ** (epoch // self.step_size)
@@ -237,7 +248,7 @@ class CosineAnnealingLR(Schedule):
 
     def __init__(self, optimizer, T_max, eta_min=0.0):
         super().__init__(optimizer)
-        self.T_max, self.eta_min = int(T_max), float(eta_min)
+        self.T_max, self.eta_min = self.positive_epochs("T_max", T_max), float(eta_min)
 
     def lr_at(self, epoch):
         progress = min(epoch, self.T_max) / self.T_max

@@ -23,6 +23,7 @@ from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.model import read_npz
 
 HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+MONITORS = ("loss", "accuracy", "val_loss", "val_accuracy")   # what every epoch's logs hold: what a callback can watch
 
 
 class TrainingDiverged(FloatingPointError):
@@ -148,7 +149,9 @@ class StopAfterStep:
     """While active, Ctrl-C (SIGINT) only sets ``requested``; the loop stops after the step in progress.
 
     Stopping between steps, never inside one, is what makes the checkpoint
-    written at Ctrl-C consistent (no half-updated parameters).
+    written at Ctrl-C consistent (no half-updated parameters). A second Ctrl-C
+    stops at once, for a run that will not reach the end of its step; the
+    checkpoint on disk is then the one of the last finished epoch.
     """
 
     def __enter__(self):
@@ -159,6 +162,8 @@ class StopAfterStep:
         return self
 
     def request(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
         self.requested = True
 
     def __exit__(self, *exc_info):
@@ -180,6 +185,7 @@ def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, loss=None, 
     - steps_per_epoch: cap on batches per epoch (a quick try); None = the whole set.
     Raises TrainingDiverged naming the epoch and step if the loss stops being finite.
     """
+    check_callbacks(callbacks, val)
     loss = loss or SoftmaxCrossEntropy()
     backend.keep_freed_host_memory()  # host temporaries: reuse freed memory, no fresh pages every step
     x_train, y_train = train
@@ -219,9 +225,7 @@ def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, loss=None, 
                     bar.close(None)
                     if checkpoint:
                         save_training_state(checkpoint, model, optimizer, schedule, callbacks, run)
-                        print(f"\ninterrupted: saved {checkpoint} after epoch {epoch}, step {step + 1}; "
-                              "run again with resume to continue", file=sys.stderr)
-                    raise KeyboardInterrupt
+                    stop_for_ctrl_c(checkpoint, f"epoch {epoch}, step {step + 1}")
             logs = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": correct / seen, "lr": optimizer.lr}
             if val is not None:
                 logs["val_loss"], logs["val_accuracy"] = evaluate(model, val[0], val[1], loss=loss)
@@ -234,12 +238,31 @@ def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, loss=None, 
             run.update(epoch=epoch + 1, step=0, sums=[0.0, 0, 0], seconds=0.0)
             if checkpoint:
                 save_training_state(checkpoint, model, optimizer, schedule, callbacks, run)
+            if interrupt.requested:   # Ctrl-C during validation: the epoch is finished and saved, stop here
+                stop_for_ctrl_c(checkpoint, f"epoch {epoch}")
             if stop:
                 break
     for callback in callbacks:
         if isinstance(callback, KeepBestWeights):
             callback.restore(model)
     return history
+
+
+def check_callbacks(callbacks, val):
+    """ValueError naming the callback whose monitor is not in the logs, or needs the validation data it lacks."""
+    for callback in callbacks:
+        name = type(callback).__name__
+        if callback.monitor not in MONITORS:
+            raise ValueError(f"{name} monitor must be one of {', '.join(MONITORS)}, got {callback.monitor!r}")
+        if callback.monitor.startswith("val_") and val is None:
+            raise ValueError(f"{name} watches {callback.monitor}, which needs validation data: pass val=(x, y)")
+
+
+def stop_for_ctrl_c(checkpoint, where):
+    """Say where the run stopped and what was saved, then raise KeyboardInterrupt."""
+    if checkpoint:
+        print(f"\ninterrupted: saved {checkpoint} after {where}; run again with resume to continue", file=sys.stderr)
+    raise KeyboardInterrupt
 
 
 def save_training_state(path, model, optimizer, schedule, callbacks, run):

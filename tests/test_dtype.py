@@ -54,6 +54,45 @@ def test_optimizer_step_keeps_float32(optimizer, backend_name):
         assert all(value.dtype == np.float32 for value in slots.values())
 
 
+class RecordsResultDtypes(np.ndarray):
+    """A NumPy array that records the dtype of every floating-point ufunc result computed from it, in place or not."""
+
+    dtypes = []
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        def plain(value):
+            return value.view(np.ndarray) if isinstance(value, RecordsResultDtypes) else value
+        if out is not None:
+            kwargs["out"] = tuple(plain(array) for array in out)
+        result = getattr(ufunc, method)(*map(plain, inputs), **kwargs)
+        if isinstance(result, np.ndarray) and result.dtype.kind == "f":
+            RecordsResultDtypes.dtypes.append(result.dtype)
+            return result.view(RecordsResultDtypes)
+        return result
+
+
+@pytest.mark.parametrize("optimizer", [
+    lambda m: optim.SGD(m, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4),
+    lambda m: optim.Adam(m, weight_decay=1e-4), lambda m: optim.AdamW(m),
+    lambda m: optim.RMSprop(m, momentum=0.5, centered=True, weight_decay=1e-4)],
+    ids=["SGD", "Adam", "AdamW", "RMSprop"])
+def test_optimizer_arithmetic_never_makes_float64(optimizer):
+    # An in-place update casts its result back to float32, so the parameters' dtype alone cannot show a
+    # float64 temporary (e.g. from a NumPy float64 scalar); recording every intermediate result can.
+    model = Sequential([layers.Dense(3)], input_shape=(4,), seed=0)
+    step = optimizer(model)
+    loss = SoftmaxCrossEntropy()
+    layer = model.layers[0]
+    RecordsResultDtypes.dtypes = []
+    for _ in range(2):   # the second step takes the momentum and bias-correction branches of a later step
+        loss.forward(model.forward(np.ones((2, 4), dtype=np.float32), training=True), np.arange(2))
+        model.backward(loss.backward())
+        layer.params = {name: value.view(RecordsResultDtypes) for name, value in layer.params.items()}
+        layer.grads = {name: value.view(RecordsResultDtypes) for name, value in layer.grads.items()}
+        step.step()
+    assert RecordsResultDtypes.dtypes and set(RecordsResultDtypes.dtypes) == {np.dtype(np.float32)}
+
+
 def test_model_casts_float64_input_to_its_dtype(backend_name):
     model = Sequential([layers.Flatten(), layers.Dense(3)], input_shape=(1, 2, 2), seed=0)
     assert model.forward(np.ones((2, 1, 2, 2), dtype=np.float64)).dtype == np.float32

@@ -95,6 +95,11 @@ def test_the_checker_perturbs_a_copy_of_a_non_contiguous_input():
     np.testing.assert_array_equal(x, before)
 
 
+def test_checker_asks_for_a_shape_to_build_on():
+    with pytest.raises(ValueError, match="'dense' is not built yet: give check_layer its per-sample input_shape"):
+        check_layer(layers.Dense(3, name="dense"))
+
+
 def test_checker_refuses_float32_layers():
     layer = layers.Dense(3)
     layer.build((4,), dtype=np.float32)

@@ -181,6 +181,7 @@ def test_a_crash_while_saving_keeps_the_old_file(tmp_path, monkeypatch):
     (lambda: layers.Conv2D(8, 2.5), "Conv2D kernel_size must be a whole number"),
     (lambda: layers.MaxPool2D(0), "MaxPool2D pool_size must be a whole number >= 1 or a pair of them, got 0"),
     (lambda: layers.AvgPool2D((2, 2, 2)), "AvgPool2D pool_size must be"),
+    (lambda: Sequential([layers.Dense(2)], input_shape=(3,), dtype="float16"), "float32 or float64, got float16"),
     (lambda: layers.Dropout(1.0), "probability of dropping"),
     (lambda: layers.BatchNorm(convention="tensorflow"), "convention"),
 ])

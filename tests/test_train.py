@@ -1,6 +1,7 @@
 """The training loop: learning, history, callbacks, exact resume after a real Ctrl-C, a real NaN."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -8,7 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from minicnn import backend, optim
+from minicnn import backend, layers, optim
 from minicnn.model import Sequential
 from minicnn.train import EarlyStopping, History, KeepBestWeights, TrainingDiverged, evaluate, fit
 
@@ -172,3 +173,51 @@ def test_resume_gives_each_callback_its_own_saved_state(tmp_path):
                   callbacks=[stopping, keep_accuracy, keep_loss], checkpoint=checkpoint, resume=True, progress=False)
     assert stopping.best == min(history["val_loss"][:3]) and keep_loss.best == min(history["val_loss"])
     assert keep_accuracy.best_epoch == 3  # saved state was for val_loss only: it starts fresh at epoch 3
+
+
+def test_bad_optimizer_and_schedule_settings_name_themselves():
+    model = Sequential([layers.Dense(3)], input_shape=(4,), seed=0)
+    with pytest.raises(TypeError, match="SGD setting nesterov must be True or False, got 'no'"):
+        optim.SGD(model, lr=0.1, momentum=0.9, nesterov="no")
+    with pytest.raises(TypeError, match=r"RMSprop got unknown settings \['nesterov'\]"):
+        optim.RMSprop(model, nesterov=True)
+    with pytest.raises(ValueError, match="CosineAnnealingLR T_max must be a whole number of epochs >= 1, got 0"):
+        optim.CosineAnnealingLR(optim.SGD(model), T_max=0)
+    with pytest.raises(ValueError, match="StepLR step_size must be a whole number of epochs >= 1, got 2.5"):
+        optim.StepLR(optim.SGD(model), step_size=2.5)
+
+
+@pytest.mark.parametrize("callback, message", [
+    (EarlyStopping("val_loss"), "EarlyStopping watches val_loss, which needs validation data"),
+    (KeepBestWeights("val_accuracy"), "KeepBestWeights watches val_accuracy, which needs validation data"),
+    (KeepBestWeights("val_acc"), "KeepBestWeights monitor must be one of loss, accuracy, val_loss, val_accuracy"),
+])
+def test_a_callback_that_cannot_watch_its_monitor_is_refused_before_training(callback, message):
+    train, _ = tiny_problem()
+    model = tiny_model()
+    before = weights(model)
+    with pytest.raises(ValueError, match=message):
+        fit(model, optim.SGD(model), train, None, epochs=1, callbacks=[callback], progress=False)
+    assert all(np.array_equal(before[key], value) for key, value in weights(model).items())
+
+
+class CtrlCDuringValidation(EarlyStopping):
+    """Presses Ctrl-C (a real SIGINT) at the end of epoch 2, after validation, as a user might."""
+
+    def on_epoch_end(self, logs, model):
+        if logs["epoch"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return super().on_epoch_end(logs, model)
+
+
+def test_ctrl_c_after_the_last_step_of_an_epoch_still_stops_the_run(tmp_path, capsys):
+    train, val = tiny_problem()
+    model = tiny_model()
+    checkpoint = tmp_path / "checkpoint.npz"
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, optim.SGD(model), train, val, epochs=2, batch_size=32, callbacks=[CtrlCDuringValidation()],
+            checkpoint=str(checkpoint), progress=False)
+    assert f"saved {checkpoint} after epoch 2" in capsys.readouterr().err
+    history = fit(model, optim.SGD(model), train, val, epochs=3, batch_size=32, checkpoint=str(checkpoint),
+                  resume=True, progress=False)
+    assert history["epoch"] == [1, 2, 3]
