@@ -36,7 +36,6 @@ def parse_arguments(argv=None):
                         default=zoo.RECIPE_DEFAULTS["batch_norm"],
                         help="BatchNorm convention: PyTorch's (momentum 0.1) "
                              "or the paper's Keras (0.99 kept, eps 1e-3)")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT_DIR/checkpoint.npz")
     return parser.parse_args(argv)
 
 
@@ -48,7 +47,8 @@ def main(argv=None):
                  "augment": experiment.FLIP_AND_CROP if arguments.augment else None,
                  "batch_norm": arguments.batch_norm}
     experiment.run_experiment(zoo.FLAGSHIP, overrides, out_dir=arguments.out_dir, resume=arguments.resume,
-                              extra_config=vars(arguments), **experiment.run_settings(arguments))
+                              overwrite=arguments.overwrite, extra_config=vars(arguments),
+                              **experiment.run_settings(arguments))
     return 0
 
 

@@ -21,10 +21,10 @@ import os
 import sys
 import traceback
 
-from minicnn import backend, data, metrics, optim, plots, results, zoo
+from minicnn import data, metrics, optim, plots, results, zoo
 from minicnn.backend import BackendError
 from minicnn.experiment import (FLIP_AND_CROP, HelpFormatter, RecipeError, add_run_arguments,
-                                positive_int, recipe_for, run_experiment, run_settings)
+                                add_training_arguments, positive_int, recipe_for, run_experiment, run_settings)
 from minicnn.gradcheck import check_layer
 from minicnn.model import Sequential
 from minicnn.projections import PCAProjection
@@ -101,8 +101,8 @@ def command_reproduce(arguments):
 def run(arguments, overrides):
     """run_experiment for train and reproduce, into --out-dir (default runs/NAME), the command line recorded."""
     run_experiment(arguments.name, overrides, out_dir=arguments.out_dir or os.path.join("runs", arguments.name),
-                   resume=arguments.resume, extra_config={"command": " ".join(["minicnn"] + arguments.argv)},
-                   **run_settings(arguments))
+                   resume=arguments.resume, overwrite=arguments.overwrite,
+                   extra_config={"command": " ".join(["minicnn"] + arguments.argv)}, **run_settings(arguments))
     return 0
 
 
@@ -162,8 +162,7 @@ def command_sweep(arguments):
     count = len(configurations)
     print(f"{arguments.name}: {count} configuration{'s' if count != 1 else ''}, {where}", flush=True)
     rows = run_sweep(arguments.name, configurations, jobs=arguments.jobs, dask_address=arguments.dask,
-                     progress=True, seed=arguments.seed, data_dir=arguments.data_dir, limit=arguments.limit,
-                     backend_name=arguments.backend)
+                     progress=True, **run_settings(arguments))
     out = arguments.out or os.path.join("runs", f"sweep-{arguments.name}.csv")
     write_csv(rows, out)
     print(format_table(rows))
@@ -353,7 +352,6 @@ def build_parser():
                             "has none (--no-augment: none); default: as the recipe says")
     train.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="set any recipe key (the list below; JSON values allowed), repeatable")
-    train.add_argument("--resume", action="store_true", help="continue from OUT_DIR/checkpoint.npz")
     train.epilog = f"--out-dir defaults to runs/NAME.\n\nThe recipe keys (minicnn/zoo.py, RECIPE_KEYS):\n{keys}"
 
     reproduce = command("reproduce", command_reproduce, "train a network exactly with its paper's recipe; "
@@ -361,7 +359,6 @@ def build_parser():
                         "are for a quick try) and write config, history, model, report and figures into --out-dir.")
     network_argument(reproduce)
     add_run_arguments(reproduce, out_dir=None)
-    reproduce.add_argument("--resume", action="store_true", help="continue from OUT_DIR/checkpoint.npz")
     reproduce.epilog = "--out-dir defaults to runs/NAME."
 
     results_command = command("results", command_results, "the Markdown table of finished runs: test accuracy "
@@ -399,13 +396,7 @@ def build_parser():
     sweep.add_argument("--jobs", type=positive_int, default=1, help="configurations at once on this machine")
     sweep.add_argument("--dask", metavar="ADDRESS", default=None,
                        help="run on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786) instead")
-    sweep.add_argument("--epochs", type=positive_int, default=None,
-                       help="instead of the recipe's (unless the grid sets it)")
-    sweep.add_argument("--limit", type=positive_int, default=None,
-                       help="a quick try: this many training images, and as many validation and test images")
-    sweep.add_argument("--seed", type=int, default=0)
-    sweep.add_argument("--data-dir", default=None, help="where the Fashion-MNIST IDX files are (on every worker)")
-    sweep.add_argument("--backend", choices=backend.BACKENDS, default=os.environ.get("MINICNN_BACKEND", "numpy"))
+    add_training_arguments(sweep)   # --epochs for every configuration whose grid does not set them
     sweep.add_argument("--out", metavar="FILE.csv", default=None,
                        help="the CSV to write (default: runs/sweep-NAME.csv)")
 

@@ -30,6 +30,8 @@ FLIP_AND_CROP = {"horizontal_flip": True, "pad_crop": 2}
 # Recipe keys handed to the optimizer's constructor when the recipe has them.
 OPTIMIZER_SETTINGS = ("weight_decay", "momentum", "nesterov")
 KEEP_BEST_MONITORS = ("val_accuracy", "val_loss")
+# everything a run writes into its directory: what --overwrite removes, so no file of an old run stays beside a new one
+RUN_FILES = ("checkpoint.npz", "pca.npz", "pca_variance.png") + report.RUN_FILES
 WHOLE_NUMBERS = ("batch_size", "epochs")
 NUMBERS = ("lr", "weight_decay", "momentum", "val_fraction", "pca_variance", "label_smoothing")
 SWITCHES = ("nesterov", "standardize")
@@ -204,8 +206,33 @@ def make_callbacks(recipe):
     return callbacks, keep_best
 
 
+def checkpoint_for(out_dir, resume, overwrite):
+    """OUT_DIR/checkpoint.npz (None without an out_dir), once the run may go there.
+
+    A new run never silently replaces an old one: --resume needs the checkpoint
+    it continues, and a directory that holds a run's files takes a new run only
+    with --overwrite, which removes those files first.
+    """
+    if not out_dir:
+        if resume:
+            raise RecipeError("resume continues from OUT_DIR/checkpoint.npz: give an out_dir")
+        return None
+    checkpoint = os.path.join(out_dir, "checkpoint.npz")
+    if resume:
+        if not os.path.exists(checkpoint):
+            raise RecipeError(f"nothing to resume: there is no {checkpoint} (drop --resume to start a new run)")
+        return checkpoint
+    existing = [name for name in RUN_FILES if os.path.exists(os.path.join(out_dir, name))]
+    if existing and not overwrite:
+        raise RecipeError(f"{out_dir} already holds a run ({', '.join(existing)}): --resume continues it, "
+                          "--overwrite starts it again, or give another --out-dir")
+    for name in existing:
+        os.remove(os.path.join(out_dir, name))
+    return checkpoint
+
+
 def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, limit=None, backend_name=None,
-                   resume=False, verbose=True, extra_config=None):
+                   resume=False, overwrite=False, verbose=True, extra_config=None):
     """Train zoo network ``name`` with its recipe (plus ``overrides``), test it once, and report.
 
     Inputs:
@@ -217,7 +244,10 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     - data_dir: where the Fashion-MNIST files are (None: search).
     - limit: a quick try: this many training images, at most as many validation and test images.
     - backend_name: "numpy" or "cupy"; None keeps the active backend.
-    - resume: continue from out_dir/checkpoint.npz.
+    - resume: continue from out_dir/checkpoint.npz, which must exist and belong to the
+      same network, recipe (but epochs: a run may be extended), seed and limit.
+    - overwrite: start again in an out_dir that holds a run, removing its files first;
+      without resume or overwrite such an out_dir is refused.
     - verbose: print the summary, the data sizes, a line per epoch and the result.
     - extra_config: more entries for config.json (a script's own arguments).
 
@@ -227,8 +257,7 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     pca_components (None without PCA), out_dir and history (the per-epoch lists).
     """
     recipe = recipe_for(name, overrides)
-    if resume and not out_dir:
-        raise RecipeError("resume continues from OUT_DIR/checkpoint.npz: give an out_dir")
+    checkpoint = checkpoint_for(out_dir, resume, overwrite)
     if backend_name:
         backend.set_backend(backend_name)
     splits = load_splits(data_dir, recipe["val_fraction"], seed, limit)
@@ -249,8 +278,8 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     history = fit(model, optimizer, train, val, epochs=recipe["epochs"], batch_size=recipe["batch_size"],
                   loss=SoftmaxCrossEntropy(label_smoothing=recipe["label_smoothing"]),
                   schedule=make_schedule(optimizer, recipe), augment=augment, callbacks=callbacks, seed=seed,
-                  resume=resume, checkpoint=os.path.join(out_dir, "checkpoint.npz") if out_dir else None,
-                  progress=verbose)
+                  resume=resume, checkpoint=checkpoint, progress=verbose,
+                  identity={"network": name, "recipe": dict(recipe, epochs=None), "seed": seed, "limit": limit})
     minutes = (time.perf_counter() - started) / 60
     val_accuracies = history["val_accuracy"]
     best_val_accuracy = max(val_accuracies) if val_accuracies else None
@@ -312,8 +341,8 @@ def positive_int(text):
     return value
 
 
-def add_run_arguments(parser, out_dir):
-    """The flags every example and `minicnn train`/`reproduce` share; ``out_dir`` is --out-dir's default."""
+def add_training_arguments(parser):
+    """The flags of anything that trains: every example, `minicnn train`/`reproduce` and `minicnn sweep`."""
     parser.add_argument("--backend", choices=backend.BACKENDS, default=os.environ.get("MINICNN_BACKEND", "numpy"),
                         help="numpy (CPU) or cupy (NVIDIA GPU)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the split, the weights, shuffling and augmentation")
@@ -322,7 +351,17 @@ def add_run_arguments(parser, out_dir):
     parser.add_argument("--limit", type=positive_int, default=None,
                         help="a quick try: use only this many training images, and as many validation and test images")
     parser.add_argument("--data-dir", default=None, help="where the Fashion-MNIST IDX files are (default: search)")
+
+
+def add_run_arguments(parser, out_dir):
+    """The flags every example and `minicnn train`/`reproduce` share; ``out_dir`` is --out-dir's default."""
+    add_training_arguments(parser)
     parser.add_argument("--out-dir", default=out_dir, help="where the report, figures and checkpoints go")
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue the run in OUT_DIR from its checkpoint (after Ctrl-C, or with more --epochs)")
+    again.add_argument("--overwrite", action="store_true",
+                       help="start again in an OUT_DIR that holds a run, removing that run's files")
 
 
 def example_parser(description, out_dir):
@@ -333,7 +372,7 @@ def example_parser(description, out_dir):
 
 
 def run_settings(arguments):
-    """run_experiment's keyword arguments from the flags of add_run_arguments (but --epochs and --out-dir)."""
+    """run_experiment's keyword arguments from the flags of add_training_arguments (but --epochs)."""
     return {"seed": arguments.seed, "data_dir": arguments.data_dir, "limit": arguments.limit,
             "backend_name": arguments.backend}
 
@@ -350,12 +389,18 @@ def run_comparison(runs, arguments, title):
 
     Returns the list of run_experiment results, each with its "label" added.
     """
+    out_dirs = [os.path.join(arguments.out_dir, label) for label, _, _ in runs]
+    started = [os.path.exists(os.path.join(out_dir, "checkpoint.npz")) for out_dir in out_dirs]
+    if arguments.resume and not any(started):
+        raise RecipeError(f"nothing to resume: no run in {arguments.out_dir} has a checkpoint yet "
+                          "(drop --resume to start them)")
     results = []
-    for label, name, overrides in runs:
+    for (label, name, overrides), out_dir, resume in zip(runs, out_dirs, started):
         print(f"\n=== {label} ===", flush=True)
         overrides = dict(overrides or {}, **({"epochs": arguments.epochs} if arguments.epochs is not None else {}))
-        result = run_experiment(name, overrides, out_dir=os.path.join(arguments.out_dir, label),
-                                **run_settings(arguments))
+        # --resume continues the runs that had begun and starts the others
+        result = run_experiment(name, overrides, out_dir=out_dir, resume=arguments.resume and resume,
+                                overwrite=arguments.overwrite, **run_settings(arguments))
         results.append(dict(result, label=label))
     table = comparison_table(results)
     path = os.path.join(arguments.out_dir, "comparison.md")

@@ -9,6 +9,10 @@ from minicnn.files import atomic_write
 from minicnn.losses import softmax
 
 
+RUN_FILES = ("config.json", "history.json", "history.csv", "model.npz", "report.txt", "curves.png", "confusion.png",
+             "misclassified.png")
+
+
 def write_run(out_dir, model, history, test, config, class_names, batch_size=512, images=None):
     """Evaluate ``model`` on ``test`` = (x, y) and write into ``out_dir``:
 

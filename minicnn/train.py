@@ -172,7 +172,7 @@ class StopAfterStep:
 
 
 def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, loss=None, schedule=None, augment=None,
-        callbacks=(), checkpoint=None, resume=False, seed=0, progress=True, steps_per_epoch=None):
+        callbacks=(), checkpoint=None, resume=False, seed=0, progress=True, steps_per_epoch=None, identity=None):
     """Train ``model`` and return its History.
 
     - train, val: (x, y) host arrays, x (N, *model.input_shape) float, y (N,) int.
@@ -183,6 +183,8 @@ def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, loss=None, 
       finishes the step in progress, saves, then raises KeyboardInterrupt);
       resume=True continues from it (same numbers as an uninterrupted run).
     - steps_per_epoch: cap on batches per epoch (a quick try); None = the whole set.
+    - identity: a JSON-able dict of what makes the run this run (network, recipe, seed, ...), kept in
+      the checkpoint; resuming a checkpoint of another identity raises ValueError naming what differs.
     Raises TrainingDiverged naming the epoch and step if the loss stops being finite.
     """
     check_callbacks(callbacks, val)
@@ -193,7 +195,8 @@ def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, loss=None, 
     steps = min(steps, steps_per_epoch) if steps_per_epoch else steps
     run = {"epoch": 1, "step": 0, "sums": [0.0, 0, 0], "seconds": 0.0, "history": History()}
     if resume and checkpoint and os.path.exists(checkpoint):
-        run = load_training_state(checkpoint, model, optimizer, schedule, callbacks)
+        run = load_training_state(checkpoint, model, optimizer, schedule, callbacks, identity)
+    run["identity"] = identity
     history = run["history"]
     with StopAfterStep() as interrupt:
         for epoch in range(run["epoch"], epochs + 1):
@@ -285,12 +288,35 @@ def save_training_state(path, model, optimizer, schedule, callbacks, run):
     model.save(path, extra_arrays=extra)
 
 
-def load_training_state(path, model, optimizer, schedule, callbacks):
-    """Put model, optimizer, schedule, callbacks and the model's RNG back as saved; return the run position."""
+def flat_entries(identity):
+    """{"recipe": {"lr": 0.1}} -> {"recipe.lr": 0.1}: one level of nesting undone, so a difference names its key."""
+    entries = {}
+    for key, value in identity.items():
+        if isinstance(value, dict):
+            entries.update({f"{key}.{inner}": item for inner, item in value.items()})
+        else:
+            entries[key] = value
+    return entries
+
+
+def load_training_state(path, model, optimizer, schedule, callbacks, identity=None):
+    """Put model, optimizer, schedule, callbacks and the model's RNG back as saved; return the run position.
+
+    A checkpoint saved with an identity is only resumed by a run of the same identity.
+    """
     contents = read_npz(path)
     if "training_state" not in contents:
         raise ValueError(f"{path}: a model file, not a training checkpoint (no training_state)")
     state = json.loads(str(contents["training_state"]))
+    saved = state["run"].get("identity")
+    if identity is not None and saved is not None:
+        # through JSON, as the saved one went, so that a tuple and the list it became compare equal
+        saved, identity = flat_entries(saved), flat_entries(json.loads(json.dumps(identity, default=float)))
+        differences = [f"{key} {saved.get(key)!r} there, {identity.get(key)!r} here"
+                       for key in sorted(set(saved) | set(identity)) if saved.get(key) != identity.get(key)]
+        if differences:
+            raise ValueError(f"{path} is the checkpoint of another run ({'; '.join(differences)}): "
+                             "resume it with the same settings, or start a new run elsewhere")
     model.load_arrays(contents, source=path)
     optimizer_state = dict(state["optimizer"])
     optimizer_state["arrays"] = {key[len("optimizer/"):]: value for key, value in contents.items()

@@ -131,6 +131,28 @@ def test_reproduce_a_pca_network_then_evaluate_it_with_its_pca(capsys, tmp_path,
     assert status == 0 and f"test accuracy {config['test_accuracy']:.4f} on 300 images" in out
 
 
+def test_a_run_directory_is_never_replaced_by_mistake(capsys, tmp_path, fashion_mnist_installed):
+    out_dir = tmp_path / "run"
+    status, _, error = run(capsys, "reproduce", "report-ann", "--limit", "100", "--epochs", "1",
+                           "--out-dir", str(out_dir), "--resume")
+    assert status == 2 and f"nothing to resume: there is no {out_dir / 'checkpoint.npz'}" in error
+    (out_dir / "pca.npz").parent.mkdir()
+    (out_dir / "pca.npz").write_bytes(b"the file of an earlier PCA run")
+    status, _, error = run(capsys, "reproduce", "report-ann", "--limit", "100", "--epochs", "1",
+                           "--out-dir", str(out_dir))
+    assert status == 2 and f"{out_dir} already holds a run (pca.npz): --resume continues it, --overwrite" in error
+    status, _, _ = run(capsys, "reproduce", "report-ann", "--limit", "100", "--epochs", "1",
+                       "--out-dir", str(out_dir), "--overwrite")
+    assert status == 0 and not (out_dir / "pca.npz").exists() and (out_dir / "report.txt").exists()
+    # resuming with another seed would move images between the training and validation splits
+    status, _, error = run(capsys, "reproduce", "report-ann", "--limit", "100", "--epochs", "2", "--seed", "1",
+                           "--out-dir", str(out_dir), "--resume")
+    assert status == 1 and "checkpoint of another run (seed 0 there, 1 here)" in error
+    status, out, _ = run(capsys, "reproduce", "report-ann", "--limit", "100", "--epochs", "2",
+                         "--out-dir", str(out_dir), "--resume")
+    assert status == 0 and "epoch   2" in out and "epoch   1 " not in out
+
+
 def test_check_layer_passes_a_right_layer(capsys):
     status, out, _ = run(capsys, "check-layer", "minicnn.layers:Conv2D", "--input-shape", "2,5,5",
                          "--args", '{"filters": 2, "kernel_size": 3, "stride": 2}')

@@ -221,3 +221,22 @@ def test_ctrl_c_after_the_last_step_of_an_epoch_still_stops_the_run(tmp_path, ca
     history = fit(model, optim.SGD(model), train, val, epochs=3, batch_size=32, checkpoint=str(checkpoint),
                   resume=True, progress=False)
     assert history["epoch"] == [1, 2, 3]
+
+
+def test_a_checkpoint_is_resumed_only_by_its_own_run(tmp_path):
+    train, val = tiny_problem()
+    checkpoint = str(tmp_path / "checkpoint.npz")
+    identity = {"network": "tiny", "recipe": {"lr": 0.1, "hidden": (4, 2)}, "seed": 0}
+    model = tiny_model()
+    fit(model, optim.SGD(model, lr=0.1), train, val, epochs=1, checkpoint=checkpoint, identity=identity,
+        progress=False)
+    model = tiny_model()   # the same identity (its tuple saved as a list) resumes
+    history = fit(model, optim.SGD(model, lr=0.1), train, val, epochs=2, checkpoint=checkpoint, resume=True,
+                  identity=dict(identity), progress=False)
+    assert history["epoch"] == [1, 2]
+    other = dict(identity, recipe={"lr": 0.05, "hidden": (4, 2)}, seed=1)
+    model = tiny_model()
+    with pytest.raises(ValueError, match=r"checkpoint of another run \(recipe\.lr 0\.1 there, 0\.05 here; "
+                                         r"seed 0 there, 1 here\)"):
+        fit(model, optim.SGD(model, lr=0.05), train, val, epochs=3, checkpoint=checkpoint, resume=True,
+            identity=other, progress=False)
