@@ -18,10 +18,11 @@ import json
 from minicnn import zoo
 from minicnn.experiment import recipe_for, run_experiment
 from minicnn.files import atomic_write
+from minicnn.train import TrainingDiverged
 
 GRID_FORM = ("KEY=VALUE,VALUE,... with KEY a recipe key, e.g. batch_size=32,64 or hidden=64,64-32 "
              "or optimizer=Adam:1e-3,RMSprop:1e-2")
-RESULT_COLUMNS = ("val_accuracy", "test_accuracy", "epochs_run", "minutes")
+RESULT_COLUMNS = ("val_accuracy", "test_accuracy", "epochs_run", "minutes", "failure")
 
 
 class SweepError(ValueError):
@@ -110,10 +111,18 @@ def parse_grid(assignments, epochs=None):
 
 
 def run_configuration(name, overrides, settings):
-    """Train one configuration (nothing written); return its row: the overrides plus RESULT_COLUMNS."""
-    result = run_experiment(name, overrides, out_dir=None, verbose=False, **settings)
+    """Train one configuration (nothing written); return its row: the overrides plus RESULT_COLUMNS.
+
+    A configuration whose loss stops being finite (a learning rate too high for it) is a row with
+    no accuracies and the failure ("loss became nan at epoch 3, step 12 of 750"), not the end of the grid.
+    """
+    try:
+        result = run_experiment(name, overrides, out_dir=None, verbose=False, **settings)
+    except TrainingDiverged as error:
+        return dict(overrides, val_accuracy=None, test_accuracy=None, epochs_run=None, minutes=None,
+                    failure=str(error).split(";")[0])
     return dict(overrides, val_accuracy=result["best_val_accuracy"], test_accuracy=result["test_accuracy"],
-                epochs_run=result["epochs_run"], minutes=result["minutes"])
+                epochs_run=result["epochs_run"], minutes=result["minutes"], failure=None)
 
 
 def run_sweep(name, configurations, jobs=1, dask_address=None, progress=False, **settings):
@@ -130,7 +139,8 @@ def run_sweep(name, configurations, jobs=1, dask_address=None, progress=False, *
 
     Every configuration is checked before any runs, so a typo fails at once.
     Returns a list of dicts: the configuration's overrides plus val_accuracy (the
-    best epoch's), test_accuracy, epochs_run and minutes.
+    best epoch's), test_accuracy, epochs_run, minutes and failure (None, or why
+    the configuration diverged; its accuracies are then None and it comes last).
     """
     import joblib
 

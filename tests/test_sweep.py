@@ -62,3 +62,14 @@ def test_a_grid_runs_on_a_dask_cluster(capsys, tmp_path, fashion_mnist_installed
         assert cli.main(TINY_GRID + ["--dask", cluster.scheduler_address, "--out", str(out)]) == 0
     check_rows(read_rows(out))
     assert "on the Dask cluster at tcp://" in capsys.readouterr().out
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
+def test_a_diverging_configuration_is_a_row_not_the_end_of_the_grid(capsys, tmp_path, fashion_mnist_installed):
+    out = tmp_path / "grid.csv"
+    assert cli.main(["sweep", "saraswat-pca-dnn", "--grid", "optimizer=SGD:0.1,SGD:1e12", "--limit", "200",
+                     "--epochs", "2", "--out", str(out)]) == 0
+    good, diverged = read_rows(out)
+    assert good["lr"] == "0.1" and 0.0 <= float(good["val_accuracy"]) <= 1.0 and good["failure"] == ""
+    assert diverged["lr"] == "1000000000000.0" and diverged["val_accuracy"] == ""
+    assert diverged["failure"].startswith("loss became")
