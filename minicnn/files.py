@@ -1,7 +1,7 @@
 """Writing files so that a crash never leaves half of one behind."""
 import contextlib
 import os
-import tempfile
+import uuid
 
 
 @contextlib.contextmanager
@@ -14,7 +14,9 @@ def atomic_write(path, mode="wb"):
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".part")
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.part")
+    # O_EXCL: never another's file. Mode 0666 less the umask, as open() gives (mkstemp's files are private, 0600)
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(handle, mode) as file:
             yield file
