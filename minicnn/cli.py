@@ -22,14 +22,13 @@ import sys
 import traceback
 
 from minicnn import data, metrics, optim, plots, results, zoo
-from minicnn.backend import BackendError
-from minicnn.experiment import (FLIP_AND_CROP, HelpFormatter, RecipeError, add_run_arguments,
-                                add_training_arguments, positive_int, recipe_for, run_experiment, run_settings)
+from minicnn.experiment import (FLIP_AND_CROP, HelpFormatter, add_run_arguments,
+                                add_training_arguments, exit_status, positive_int, recipe_for, run_experiment,
+                                run_settings)
 from minicnn.gradcheck import check_layer
 from minicnn.model import Sequential
 from minicnn.projections import PCAProjection
 from minicnn.sweep import SweepError, format_table, parse_assignment, parse_grid, run_sweep, write_csv
-from minicnn.train import TrainingDiverged
 
 
 class UsageError(ValueError):
@@ -420,17 +419,8 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     arguments = parser.parse_args(argv)
     arguments.argv = argv   # recorded in a run's config.json
-    try:
-        return arguments.function(arguments)
-    except (UsageError, RecipeError, SweepError) as error:
-        print(f"minicnn {arguments.command_name}: error: {error}", file=sys.stderr)
-        return 2
-    except (OSError, ValueError, BackendError, TrainingDiverged) as error:
-        print(f"minicnn {arguments.command_name}: error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"minicnn {arguments.command_name}: interrupted", file=sys.stderr)
-        return 130
+    return exit_status(lambda: arguments.function(arguments), f"minicnn {arguments.command_name}",
+                       usage_errors=(UsageError, SweepError))
 
 
 if __name__ == "__main__":

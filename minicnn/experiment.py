@@ -22,7 +22,7 @@ from minicnn.files import atomic_write
 from minicnn.layers.normalization import CONVENTIONS
 from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.projections import PCAProjection
-from minicnn.train import MONITORS, EarlyStopping, KeepBestWeights, evaluate, fit
+from minicnn.train import MONITORS, EarlyStopping, KeepBestWeights, TrainingDiverged, evaluate, fit
 
 CLASS_NAMES = data.CLASS_NAMES["fashion-mnist"]
 # The flagship's --augment, and `minicnn train --augment` for a recipe without augmentation of its own.
@@ -427,10 +427,27 @@ def comparison_table(results):
     return "\n".join(lines)
 
 
-def run_script(main):
-    """Run an example's ``main()`` as a program: exit with its status, and on Ctrl-C exit 130 without a
-    traceback (fit() has already saved the checkpoint and printed how to resume)."""
+def exit_status(function, program, usage_errors=()):
+    """Run ``function()`` as the body of a program: its exit status, and for the errors a user can fix,
+    one line naming ``program`` instead of a traceback.
+
+    2: a setting to change (a RecipeError or one of ``usage_errors``); 1: a run that
+    could not go on (a missing or bad file, a backend that cannot start, a loss that
+    diverged); 130: Ctrl-C (fit() has already saved the checkpoint and said how to resume).
+    """
     try:
-        sys.exit(main())
+        return function()
+    except (RecipeError,) + tuple(usage_errors) as error:
+        print(f"{program}: error: {error}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, backend.BackendError, TrainingDiverged) as error:
+        print(f"{program}: error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        sys.exit(130)
+        print(f"{program}: interrupted", file=sys.stderr)
+        return 130
+
+
+def run_script(main):
+    """Run an example's ``main()`` as a program: exit with its status, errors reported as exit_status does."""
+    sys.exit(exit_status(main, os.path.basename(sys.argv[0])))

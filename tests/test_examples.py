@@ -2,6 +2,7 @@
 import json
 import os
 import runpy
+import subprocess
 import sys
 
 import pytest
@@ -49,3 +50,14 @@ def test_flagship_quick_run_writes_report_and_figures(tmp_path, monkeypatch, cap
                        "--resume", "--out-dir", str(out_dir), monkeypatch=monkeypatch) == 0
     printed = capsys.readouterr().out
     assert "epoch   3" in printed and "epoch   1 " not in printed
+
+
+def test_an_example_reports_a_mistake_in_one_line(tmp_path):
+    # a directory that holds a run: refused before any data is read, as the `minicnn` command would
+    (tmp_path / "band-cnn").mkdir()
+    (tmp_path / "band-cnn" / "config.json").write_text("{}")
+    finished = subprocess.run([sys.executable, os.path.join(EXAMPLES, "band_et_al_cnn.py"), "--out-dir",
+                               str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 2, finished.stderr
+    assert finished.stderr.startswith(f"band_et_al_cnn.py: error: {tmp_path / 'band-cnn'} already holds a run")
+    assert finished.stderr.count("\n") == 1
