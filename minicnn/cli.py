@@ -283,6 +283,9 @@ def command_check_layer(arguments):
 
 def command_results(arguments):
     """`minicnn results DIR...`: the Markdown results table of every finished run below the directories."""
+    missing = [directory for directory in arguments.directories if not os.path.isdir(directory)]
+    if missing:
+        raise UsageError(f"no such directory: {', '.join(missing)}")
     table = results.results_table(arguments.directories)
     if table.count("\n") < 2:
         raise UsageError("no finished run (a config.json with a test accuracy) under "

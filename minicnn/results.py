@@ -33,7 +33,11 @@ def find_runs(directories):
     for directory in directories:
         for path in sorted(glob.glob(os.path.join(directory, "**", "config.json"), recursive=True)):
             with open(path) as file:
-                config = json.load(file)
+                try:
+                    config = json.load(file)
+                except json.JSONDecodeError as error:
+                    # a table that quietly left a run out would mislead more than no table
+                    raise ValueError(f"{path}: not valid JSON ({error}); mend or remove it") from error
             if "test_accuracy" in config and "network" in config:
                 model_path = os.path.join(os.path.dirname(path), "model.npz")
                 if "parameters" not in config and os.path.exists(model_path):

@@ -39,6 +39,8 @@ def test_one_seed_says_so():
 def test_no_runs_is_a_usage_error(tmp_path, capsys):
     assert cli.main(["results", str(tmp_path)]) == 2
     assert "no finished run" in capsys.readouterr().err
+    assert cli.main(["results", str(tmp_path / "runz")]) == 2
+    assert f"no such directory: {tmp_path / 'runz'}" in capsys.readouterr().err
 
 
 def test_parameters_come_from_the_saved_model_when_the_config_lacks_them(tmp_path):
@@ -64,3 +66,11 @@ def test_runs_of_different_recipes_get_their_own_rows_named_by_what_changed(tmp_
         ("band-cnn", "91.00% ± 1.41"),
         ('band-cnn (augment={"horizontal_flip": true})', "95.00% (1 seed)"),
         ('band-cnn (keep_best="val_loss", lr=0.01)', "80.00% (1 seed)")]
+
+
+def test_a_broken_config_is_named(capsys, tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text("{'network': 'band-cnn'}")
+    assert cli.main(["results", str(tmp_path)]) == 1
+    error = capsys.readouterr().err
+    assert f"{tmp_path / 'run' / 'config.json'}: not valid JSON (Expecting property name" in error
