@@ -33,7 +33,12 @@ KEEP_BEST_MONITORS = ("val_accuracy", "val_loss")
 # everything a run writes into its directory: what --overwrite removes, so no file of an old run stays beside a new one
 RUN_FILES = ("checkpoint.npz", "pca.npz", "pca_variance.png") + report.RUN_FILES
 WHOLE_NUMBERS = ("batch_size", "epochs")
-NUMBERS = ("lr", "weight_decay", "momentum", "val_fraction", "pca_variance", "label_smoothing")
+# each number's allowed values: outside them a run would fail late, after loading the data, or mean nothing
+NUMBERS = {"lr": (lambda value: value > 0, "> 0"), "weight_decay": (lambda value: value >= 0, ">= 0"),
+           "momentum": (lambda value: 0 <= value < 1, "in [0, 1)"),
+           "val_fraction": (lambda value: 0 < value < 1, "in (0, 1)"),
+           "pca_variance": (lambda value: 0 < value <= 1, "in (0, 1]"),
+           "label_smoothing": (lambda value: 0 <= value < 1, "in [0, 1)")}
 SWITCHES = ("nesterov", "standardize")
 
 
@@ -67,9 +72,9 @@ def recipe_for(name, overrides=None):
     for key in WHOLE_NUMBERS:
         if key in recipe and not (type(recipe[key]) is int and recipe[key] > 0):
             raise RecipeError(f"{key} must be a positive whole number, got {recipe[key]!r}")
-    for key in NUMBERS:
-        if recipe.get(key) is not None and type(recipe[key]) not in (int, float):
-            raise RecipeError(f"{key} must be a number, got {recipe[key]!r}")
+    for key, (allowed, description) in NUMBERS.items():
+        if recipe.get(key) is not None and not (type(recipe[key]) in (int, float) and allowed(recipe[key])):
+            raise RecipeError(f"{key} must be a number {description}, got {recipe[key]!r}")
     for key in SWITCHES:
         if key in recipe and not isinstance(recipe[key], bool):
             raise RecipeError(f"{key} must be true or false, got {recipe[key]!r}")
@@ -87,6 +92,8 @@ def recipe_for(name, overrides=None):
     if keep_best_monitor(recipe) not in KEEP_BEST_MONITORS + (None,):
         raise RecipeError(f"keep_best must be one of {', '.join(KEEP_BEST_MONITORS)}, true or false, "
                           f"got {recipe['keep_best']!r}")
+    make_augmenter(recipe)   # built once here only to check their settings before any data is read
+    make_callbacks(recipe)
     return recipe
 
 
@@ -182,7 +189,7 @@ def make_augmenter(recipe):
         return None
     try:
         return data.Augmenter(**recipe["augment"])
-    except TypeError as error:
+    except (TypeError, ValueError) as error:
         raise RecipeError(f"augment: {error}; its settings are: {', '.join(data.Augmenter().config())}") from error
 
 
@@ -201,7 +208,7 @@ def make_callbacks(recipe):
                               f"among {', '.join(MONITORS)}, got {early_stopping!r}")
         try:
             callbacks.append(EarlyStopping(**early_stopping))
-        except TypeError as error:
+        except (TypeError, ValueError) as error:
             raise RecipeError(f"early_stopping takes monitor, patience and min_delta: {error}") from error
     return callbacks, keep_best
 
