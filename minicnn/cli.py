@@ -26,6 +26,7 @@ from minicnn.experiment import (FLIP_AND_CROP, HelpFormatter, add_run_arguments,
                                 add_training_arguments, exit_status, positive_int, recipe_for, run_experiment,
                                 run_settings)
 from minicnn.gradcheck import check_layer
+from minicnn.layers import Layer
 from minicnn.model import Sequential
 from minicnn.projections import PCAProjection
 from minicnn.sweep import SweepError, format_table, parse_assignment, parse_grid, run_sweep, write_csv
@@ -73,7 +74,8 @@ def overrides_from(assignments):
     """--set KEY=VALUE texts -> a dict of recipe overrides (one value each)."""
     overrides = {}
     for text in assignments or []:
-        _, settings = parse_assignment(text)
+        _, settings = parse_assignment(text, "--set", 'KEY=VALUE with KEY a recipe key, e.g. lr=1e-3 or '
+                                                      'augment={"pad_crop": 2}')
         if len(settings) != 1:
             raise UsageError(f"--set {text}: one value per key (try several with minicnn sweep)")
         overrides.update(settings[0])
@@ -126,6 +128,8 @@ def command_evaluate(arguments):
         beside = os.path.join(os.path.dirname(arguments.model), "pca.npz")
         raise UsageError(f"{arguments.model} takes {model.input_shape[0]} PCA features, not images: pass the PCA "
                          f"of its run with --pca" + (f" {beside}" if os.path.exists(beside) else " RUN_DIR/pca.npz"))
+    if len(model.input_shape) != 1 and pca is not None:
+        raise UsageError(f"{arguments.model} takes images {model.input_shape}, not PCA features: drop --pca")
     (_, _), (x_test, y_test) = data.load_fashion_mnist(arguments.data_dir)
     if arguments.limit:
         x_test, y_test = x_test[:arguments.limit], y_test[:arguments.limit]
@@ -199,7 +203,22 @@ def load_layer_class(spec):
     if not isinstance(getattr(module, class_name, None), type):
         classes = sorted(name for name, value in vars(module).items() if isinstance(value, type))
         raise UsageError(f"{location} has no class {class_name!r}; it has: {', '.join(classes) or 'none'}")
-    return getattr(module, class_name)
+    layer_class = getattr(module, class_name)
+    if not issubclass(layer_class, Layer):
+        raise UsageError(f"{class_name} is not a layer: subclass minicnn.layers.Layer, which gives it build, "
+                         "params and grads, and write its forward and backward")
+    return layer_class
+
+
+def positive_float(text):
+    """argparse type for --tolerance: a number > 0 (nothing passes a tolerance of 0 or less)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
 
 
 def parse_shape(text):
@@ -412,7 +431,7 @@ def build_parser():
     check.add_argument("--input-shape", default="3,8,8", help="the per-sample input shape, e.g. 3,8,8 or 10")
     check.add_argument("--args", default="{}", help="the constructor's arguments as JSON, e.g. "
                                                     "'{\"filters\": 4, \"kernel_size\": 3}'")
-    check.add_argument("--tolerance", type=float, default=1e-6, help="the largest relative error that passes")
+    check.add_argument("--tolerance", type=positive_float, default=1e-6, help="the largest relative error that passes")
     return parser
 
 

@@ -221,10 +221,12 @@ def write_npz_atomically(path, contents):
 
 def read_npz(path):
     """All arrays of an .npz file, loaded without pickle; ValueError naming the file if it is not one."""
+    with open(path, "rb") as file:   # a missing file stays an OSError
+        if not zipfile.is_zipfile(file):
+            # np.load would take it for a pickle and suggest allow_pickle, which is never the answer here
+            raise ValueError(f"{path}: not a minicnn .npz file (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ValueError(f"{path}: not an .npz archive (a single .npy array)")
             return {key: archive[key] for key in archive.files}
     except OSError:
         raise

@@ -74,18 +74,21 @@ def parse_setting(key, value):
     return {key: parse_value(value)}
 
 
-def parse_assignment(text):
-    """'KEY=VALUE,VALUE,...' -> (key, list of override dicts, one per value). Raises SweepError."""
+def parse_assignment(text, what="grid entry", form=GRID_FORM):
+    """'KEY=VALUE,VALUE,...' -> (key, list of override dicts, one per value). Raises SweepError.
+
+    ``what`` and ``form`` name the text in errors: a grid entry, or `minicnn train`'s --set.
+    """
     key, equals, values = text.partition("=")
     key = key.strip()
     if not equals or not key or not values:
-        raise SweepError(f"bad grid entry {text!r}: expected {GRID_FORM}")
+        raise SweepError(f"bad {what} {text!r}: expected {form}")
     if key not in zoo.RECIPE_KEYS:
-        raise SweepError(f"bad grid entry {text!r}: {key!r} is not a recipe key; the keys are: "
+        raise SweepError(f"bad {what} {text!r}: {key!r} is not a recipe key; the keys are: "
                         f"{', '.join(zoo.RECIPE_KEYS)}")
     values = split_values(values)
     if "" in values:
-        raise SweepError(f"bad grid entry {text!r}: an empty value; expected {GRID_FORM}")
+        raise SweepError(f"bad {what} {text!r}: an empty value; expected {form}")
     return key, [parse_setting(key, value) for value in values]
 
 

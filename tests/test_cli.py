@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from minicnn import cli
+from minicnn import cli, zoo
 
 WRONG_LAYER = '''
 from minicnn.layers import Layer
@@ -67,7 +67,9 @@ def test_an_unknown_network_is_refused_with_the_valid_names(capsys):
 
 @pytest.mark.parametrize("arguments, message", [
     (["train", "band-cnn", "--set", "hidden=64-32"], "'hidden' changes the layers of saraswat-pca-dnn only"),
-    (["train", "band-cnn", "--set", "dropout=0.3"], "'dropout' is not a recipe key; the keys are: optimizer"),
+    (["train", "band-cnn", "--set", "dropout=0.3"],
+     "bad --set 'dropout=0.3': 'dropout' is not a recipe key; the keys are: optimizer"),
+    (["train", "band-cnn", "--set", "epochs"], "bad --set 'epochs': expected KEY=VALUE with KEY a recipe key"),
     (["train", "band-cnn", "--set", "lr=1e-3,1e-4"], "one value per key"),
     (["train", "band-cnn", "--set", "optimizer=Adagrad"], "unknown optimizer 'Adagrad'; choose one of SGD"),
     (["train", "awasthi-enhanced-cnn", "--set", "batch_norm=tf"], "batch_norm must be one of pytorch, keras, got 'tf'"),
@@ -83,6 +85,7 @@ def test_an_unknown_network_is_refused_with_the_valid_names(capsys):
     (["check-layer", "Square"], "expected MODULE:CLASS or path/to/file.py:CLASS"),
     (["check-layer", "minicnn.layers:Square"], "minicnn.layers has no class 'Square'; it has: AvgPool2D"),
     (["check-layer", "minicnn.layers:ReLU", "--input-shape", "3x8"], "expected positive sizes joined by commas"),
+    (["check-layer", "minicnn.model:Sequential"], "Sequential is not a layer: subclass minicnn.layers.Layer"),
 ])
 def test_mistakes_get_one_line_saying_what_to_write(capsys, arguments, message):
     status, _, error = run(capsys, *arguments)
@@ -133,6 +136,11 @@ def test_reproduce_a_pca_network_then_evaluate_it_with_its_pca(capsys, tmp_path,
     status, out, _ = run(capsys, "evaluate", str(out_dir / "model.npz"), "--limit", "300",
                          "--pca", str(out_dir / "pca.npz"))
     assert status == 0 and f"test accuracy {config['test_accuracy']:.4f} on 300 images" in out
+
+    image_model = tmp_path / "images.npz"
+    zoo.build("report-ann").save(image_model)
+    status, _, error = run(capsys, "evaluate", str(image_model), "--pca", str(out_dir / "pca.npz"))
+    assert status == 2 and "takes images (1, 28, 28), not PCA features: drop --pca" in error
 
 
 def test_a_run_directory_is_never_replaced_by_mistake(capsys, tmp_path, fashion_mnist_installed):

@@ -129,7 +129,7 @@ def test_pickled_objects_are_refused(tmp_path):
 def test_not_a_zip_is_refused(tmp_path, content):
     path = tmp_path / "junk.npz"
     path.write_bytes(content)
-    with pytest.raises(ValueError, match="junk.npz"):
+    with pytest.raises(ValueError, match=r"junk.npz: not a minicnn .npz file \(not a zip archive\)"):
         Sequential.load(path)
 
 
