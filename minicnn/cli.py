@@ -18,6 +18,7 @@ import importlib
 import importlib.util
 import json
 import os
+import shlex
 import sys
 import traceback
 
@@ -103,7 +104,7 @@ def run(arguments, overrides):
     """run_experiment for train and reproduce, into --out-dir (default runs/NAME), the command line recorded."""
     run_experiment(arguments.name, overrides, out_dir=arguments.out_dir or os.path.join("runs", arguments.name),
                    resume=arguments.resume, overwrite=arguments.overwrite,
-                   extra_config={"command": " ".join(["minicnn"] + arguments.argv)}, **run_settings(arguments))
+                   extra_config={"command": shlex.join(["minicnn"] + arguments.argv)}, **run_settings(arguments))
     return 0
 
 
@@ -318,6 +319,9 @@ def command_curves(arguments):
     labels = arguments.labels.split(",") if arguments.labels else [os.path.normpath(run) for run in arguments.runs]
     if len(labels) != len(arguments.runs):
         raise UsageError(f"--labels names {len(labels)} runs, but {len(arguments.runs)} run directories are given")
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise UsageError(f"each run needs its own label, and {', '.join(repeated)} is given twice")
     histories = {}
     for label, run in zip(labels, arguments.runs):
         path = os.path.join(run, "history.json")

@@ -14,6 +14,7 @@ then evaluate it once on the test set and write the report and figures.
 """
 import argparse
 import os
+import shlex
 import sys
 import time
 
@@ -297,7 +298,7 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
 
     if out_dir:
         # the command that made the run: the caller's (the `minicnn` command gives its own), else this process's
-        command = (extra_config or {}).get("command") or " ".join(["python"] + sys.argv)
+        command = (extra_config or {}).get("command") or shlex.join(["python"] + sys.argv)
         config = dict(extra_config or {}, command=command, network=name, recipe=recipe, seed=seed,
                       backend=backend.name, limit=limit, data_dir=data_dir, out_dir=out_dir, resume=resume,
                       pca_components=len(pca.components) if pca else None, parameters=list(model.count_params()),
@@ -412,7 +413,7 @@ def run_comparison(runs, arguments, title):
     table = comparison_table(results)
     path = os.path.join(arguments.out_dir, "comparison.md")
     with atomic_write(path, "w") as file:
-        file.write(f"# {title}\n\nCommand: `{' '.join(['python'] + sys.argv)}`\n\n{table}\n")
+        file.write(f"# {title}\n\nCommand: `{shlex.join(['python'] + sys.argv)}`\n\n{table}\n")
     figure = plots.plot_history_comparison({result["label"]: result["history"] for result in results},
                                            os.path.join(arguments.out_dir, "comparison.png"), title=title)
     print(f"\n{table}\n\ncomparison written to {path} and {figure}")

@@ -191,6 +191,8 @@ def test_curves_draws_the_runs_and_names_what_is_missing(tmp_path, capsys):
 
     status, _, error = run(capsys, "curves", str(tmp_path / "a"), "--labels", "one,two", "--out", str(out))
     assert status == 2 and "--labels names 2 runs, but 1 run directories" in error
+    status, _, error = run(capsys, "curves", str(tmp_path / "a"), str(tmp_path / "a"), "--out", str(out))
+    assert status == 2 and f"each run needs its own label, and {tmp_path / 'a'} is given twice" in error
     status, _, error = run(capsys, "curves", str(tmp_path / "missing"), "--out", str(out))
     assert status == 2 and "missing/history.json: not a run's readable history" in error
     (tmp_path / "list").mkdir()

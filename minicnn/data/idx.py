@@ -18,6 +18,8 @@ import zlib
 
 import numpy as np
 
+from minicnn.files import atomic_write
+
 GZIP_MAGIC = b"\x1f\x8b"
 
 # Type code -> (big-endian dtype as stored, native dtype returned).
@@ -155,5 +157,5 @@ def write_idx(path, array):
     data = idx_bytes(array)
     if str(path).endswith(".gz"):
         data = gzip.compress(data, mtime=0)  # mtime=0 makes the output reproducible
-    with open(path, "wb") as file:
+    with atomic_write(path) as file:
         file.write(data)
