@@ -2,6 +2,7 @@
 
     python examples/saraswat_pca_dnn_vs_cnn.py                            # figures, then both networks
     python examples/saraswat_pca_dnn_vs_cnn.py --grid-search --jobs 2     # and the paper's grid for the DNN
+    python examples/saraswat_pca_dnn_vs_cnn.py --figures-only             # only the data's pictures (a minute)
     python examples/saraswat_pca_dnn_vs_cnn.py --limit 2000 --epochs 2    # a quick try
     python examples/saraswat_pca_dnn_vs_cnn.py --backend cupy             # on an NVIDIA GPU
 
@@ -37,6 +38,8 @@ def parse_arguments(argv=None):
     parser.add_argument("--grid-search", action="store_true",
                         help="also run the paper's 8-configuration grid for the DNN (30 epochs each)")
     parser.add_argument("--jobs", type=experiment.positive_int, default=1, help="grid configurations trained at once")
+    parser.add_argument("--figures-only", action="store_true",
+                        help="draw the figures of the data (into OUT_DIR/data/) and train nothing")
     return parser.parse_args(argv)
 
 
@@ -81,6 +84,8 @@ def grid_search(arguments):
 def main(argv=None):
     arguments = parse_arguments(argv)
     plot_data(arguments)
+    if arguments.figures_only:
+        return 0
     runs = [(name, name, None) for name in ("saraswat-pca-dnn", "saraswat-cnn")]
     experiment.run_comparison(runs, arguments, "Saraswat, Challur & Pitta (seed 003): PCA-DNN vs CNN")
     if arguments.grid_search:

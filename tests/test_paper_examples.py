@@ -51,3 +51,13 @@ def test_saraswat_example_draws_the_data_and_compares_both_networks(tmp_path, mo
     assert (tmp_path / "comparison.png").stat().st_size > 0
     printed = capsys.readouterr().out
     assert "Trainable params: 262,890" in printed and "PCA:" in printed
+
+
+def test_saraswat_example_can_draw_the_figures_alone(tmp_path, monkeypatch, fashion_mnist_installed):
+    arguments = ["--figures-only", "--limit", "200", "--tsne-samples", "60", "--out-dir", str(tmp_path)]
+    pytest.importorskip("sklearn.manifold")
+    with threadpool_limits(limits=1):
+        assert example_main("saraswat_pca_dnn_vs_cnn.py", monkeypatch, *arguments)(arguments) == 0
+    assert sorted(os.listdir(tmp_path / "data")) == ["pca_2d.png", "pca_3d.png", "pca_variance.png", "samples.png",
+                                                     "tsne.png"]
+    assert sorted(os.listdir(tmp_path)) == ["data"]   # nothing trained
