@@ -43,6 +43,10 @@ NUMBERS = {"lr": (lambda value: value > 0, "> 0"), "weight_decay": (lambda value
 SWITCHES = ("nesterov", "standardize")
 
 
+# the packages minicnn imports only where they are needed (module name: pip name), from the examples' extra
+OPTIONAL_PACKAGES = {"sklearn": "scikit-learn", "joblib": "joblib", "tqdm": "tqdm"}
+
+
 class RecipeError(ValueError):
     """A recipe or an override that cannot run; the message says what to change."""
 
@@ -441,10 +445,17 @@ def exit_status(function, program, usage_errors=()):
 
     2: a setting to change (a RecipeError or one of ``usage_errors``); 1: a run that
     could not go on (a missing or bad file, a backend that cannot start, a loss that
-    diverged); 130: Ctrl-C (fit() has already saved the checkpoint and said how to resume).
+    diverged, a package of the examples' extra not installed); 130: Ctrl-C (fit() has
+    already saved the checkpoint and said how to resume).
     """
     try:
         return function()
+    except ModuleNotFoundError as error:
+        if error.name not in OPTIONAL_PACKAGES:
+            raise
+        print(f"{program}: error: this needs {OPTIONAL_PACKAGES[error.name]}, which is not installed: "
+              "pip install 'minicnn[examples]'", file=sys.stderr)
+        return 1
     except (RecipeError,) + tuple(usage_errors) as error:
         print(f"{program}: error: {error}", file=sys.stderr)
         return 2

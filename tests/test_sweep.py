@@ -1,5 +1,6 @@
 """minicnn sweep: reading a grid, and running one with joblib here and on a Dask cluster."""
 import csv
+import sys
 
 import pytest
 
@@ -73,3 +74,10 @@ def test_a_diverging_configuration_is_a_row_not_the_end_of_the_grid(capsys, tmp_
     assert good["lr"] == "0.1" and 0.0 <= float(good["val_accuracy"]) <= 1.0 and good["failure"] == ""
     assert diverged["lr"] == "1000000000000.0" and diverged["val_accuracy"] == ""
     assert diverged["failure"].startswith("loss became")
+
+
+def test_a_missing_optional_package_is_named_with_its_install_command(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "joblib", None)   # what an install without the examples' extra looks like
+    assert cli.main(TINY_GRID) == 1
+    error = capsys.readouterr().err
+    assert error == "minicnn sweep: error: this needs joblib, which is not installed: pip install 'minicnn[examples]'\n"
