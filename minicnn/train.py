@@ -264,7 +264,8 @@ def check_callbacks(callbacks, val):
 def stop_for_ctrl_c(checkpoint, where):
     """Say where the run stopped and what was saved, then raise KeyboardInterrupt."""
     if checkpoint:
-        print(f"\ninterrupted: saved {checkpoint} after {where}; run again with resume to continue", file=sys.stderr)
+        print(f"\ninterrupted: saved {checkpoint} after {where}; continue with --resume (fit: resume=True)",
+              file=sys.stderr)
     raise KeyboardInterrupt
 
 
