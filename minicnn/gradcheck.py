@@ -133,6 +133,12 @@ def random_state_snapshot(layers):
     return restore
 
 
+def float64_input(x):
+    """x as a float64, C-contiguous copy on the active backend: the check perturbs it in place through a flat
+    view, which needs contiguity, and the caller's x is left alone."""
+    return backend.to_device(np.array(x, dtype=np.float64, order="C"))
+
+
 def check_layer(layer, input_shape=None, batch_size=2, training=True, x=None, dout=None, seed=0,
                 step=1e-6, tolerance=1e-6):
     """Check ``layer``'s backward (dx and every param gradient) in float64.
@@ -152,8 +158,7 @@ def check_layer(layer, input_shape=None, batch_size=2, training=True, x=None, do
         raise ValueError(f"gradient checks need a float64 layer; '{layer.name}' was built as {layer.dtype}")
     if x is None:
         x = rng.standard_normal((batch_size,) + layer.input_shape)
-    # a contiguous copy: the check perturbs it in place, which needs a flat view of it, and the caller's x is left alone
-    x = backend.to_device(np.array(x, dtype=np.float64, order="C"))
+    x = float64_input(x)
     output_shape = (x.shape[0],) + layer.output_shape
     dout = rng.standard_normal(output_shape) if dout is None else np.asarray(dout, dtype=np.float64)
     return check_gradients(lambda inputs: layer.forward(inputs, training=training), layer.backward, x,
@@ -179,6 +184,6 @@ def check_model(model, loss, x, labels, training=True, step=1e-6, tolerance=1e-6
     def backward(_):
         return model.backward(loss.backward())
 
-    x = backend.to_device(np.array(x, dtype=np.float64, order="C"))
+    x = float64_input(x)
     return check_gradients(forward, backward, x, arrays, grads, np.array(1.0), step, tolerance,
                            restore=random_state_snapshot(model.layers))

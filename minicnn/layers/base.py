@@ -108,10 +108,15 @@ class Layer:
         return f"{type(self).__name__}({arguments})"
 
 
+def is_positive_whole_number(value):
+    """Whether ``value`` is an int (Python's or NumPy's) of at least 1: 2.5 and "3" are not."""
+    return isinstance(value, (int, np.integer)) and value >= 1
+
+
 def positive_pair(value, description):
     """(h, w) from an int or a pair of ints, each at least 1; ValueError naming ``description`` otherwise."""
     pair = (value, value) if np.isscalar(value) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(side, (int, np.integer)) and side >= 1 for side in pair):
+    if len(pair) != 2 or not all(is_positive_whole_number(side) for side in pair):
         raise ValueError(f"{description} must be a whole number >= 1 or a pair of them, got {value!r}")
     return tuple(int(side) for side in pair)
 

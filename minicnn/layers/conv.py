@@ -1,9 +1,8 @@
 """2-D convolution by im2col: gather every receptive field into a column, then one GEMM."""
-import numpy as np
 
 from minicnn import backend
-from minicnn.layers.base import (Layer, check_initializer, initial_weight_and_bias, positive_pair,
-                                 window_slices)
+from minicnn.layers.base import (Layer, check_initializer, initial_weight_and_bias, is_positive_whole_number,
+                                 positive_pair, window_slices)
 
 
 def same_padding(size, kernel, stride):
@@ -26,7 +25,7 @@ class Conv2D(Layer):
 
     def __init__(self, filters, kernel_size, stride=1, padding="valid", use_bias=True, init=None, name=None):
         super().__init__(name)
-        if not (isinstance(filters, (int, np.integer)) and filters >= 1):
+        if not is_positive_whole_number(filters):
             raise ValueError(f"Conv2D filters must be a whole number >= 1, got {filters!r}")
         self.filters = int(filters)
         self.kernel_size = positive_pair(kernel_size, "Conv2D kernel_size")
