@@ -5,6 +5,7 @@
     model = mc.zoo.build("awasthi-enhanced-cnn")
 """
 from minicnn import backend, data, gradcheck, layers, losses, model, optim, zoo
+from minicnn import reference
 from minicnn.backend import set_backend, to_device, to_numpy
 from minicnn.model import Sequential
 

@@ -22,11 +22,11 @@ import shlex
 import sys
 import traceback
 
-from minicnn import data, metrics, optim, plots, results, zoo
+from minicnn import data, metrics, optim, results, zoo
 from minicnn.experiment import (FLIP_AND_CROP, HelpFormatter, add_run_arguments,
                                 add_training_arguments, exit_status, positive_int, recipe_for, run_experiment,
                                 run_settings)
-from minicnn.gradcheck import check_layer
+from minicnn.gradcheck import check_layer, where_it_failed
 from minicnn.layers import Layer
 from minicnn.model import Sequential
 from minicnn.projections import PCAProjection
@@ -178,34 +178,49 @@ def command_sweep(arguments):
 # minicnn check-layer
 # ----------------------------------------------------------------------------
 
+class LayerImportError(UsageError):
+    """The layer's file or module could not be imported (exit status 2, like any command line that cannot work)."""
+
+
 def load_layer_class(spec):
-    """'package.module:Class' or 'path/to/file.py:Class' -> the class. Raises UsageError."""
+    """'package.module:Class' or 'path/to/file.py:Class' -> the class. Raises UsageError.
+
+    The file's own directory (or, for a module name, the current one) is put first on sys.path while it is
+    imported, so a layer file can import the modules beside it. A class that does not subclass
+    minicnn.layers.Layer is accepted if it has forward and backward (check_layer uses build, params and grads
+    where it has them).
+    """
     location, _, class_name = spec.rpartition(":")
     if not location or not class_name:
         raise UsageError(f"expected MODULE:CLASS or path/to/file.py:CLASS, got {spec!r}")
-    if location.endswith(".py") or os.sep in location:
-        if not os.path.isfile(location):
-            raise UsageError(f"no file {location!r}")
-        module_spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(location))[0],
-                                                             location)
-        module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
-    else:
-        # a student's module usually sits in the directory the command runs from
-        sys.path.insert(0, os.getcwd())
-        try:
+    as_file = location.endswith(".py") or os.sep in location
+    if as_file and not os.path.isfile(location):
+        raise UsageError(f"no file {location!r}")
+    directory = os.path.dirname(os.path.abspath(location)) if as_file else os.getcwd()
+    sys.path.insert(0, directory)
+    try:
+        if as_file:
+            module_spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(location))[0],
+                                                                 location)
+            module = importlib.util.module_from_spec(module_spec)
+            module_spec.loader.exec_module(module)
+        else:
             module = importlib.import_module(location)
-        except ModuleNotFoundError as error:
-            if error.name != location.split(".")[0] and not location.startswith(f"{error.name}."):
-                raise
+    except ModuleNotFoundError as error:
+        if not as_file and (error.name == location.split(".")[0] or location.startswith(f"{error.name}.")):
             raise UsageError(f"no module {location!r} here or on the Python path ({error})") from None
-        finally:
-            sys.path.remove(os.getcwd())
+        raise LayerImportError(f"importing {location} raised {where_it_failed(error)}") from None
+    except Exception as error:   # a syntax error, a NameError at import time...: one line, not a traceback
+        raise LayerImportError(f"importing {location} raised {where_it_failed(error)}") from None
+    finally:
+        sys.path.remove(directory)
     if not isinstance(getattr(module, class_name, None), type):
         classes = sorted(name for name, value in vars(module).items() if isinstance(value, type))
         raise UsageError(f"{location} has no class {class_name!r}; it has: {', '.join(classes) or 'none'}")
     layer_class = getattr(module, class_name)
-    if not issubclass(layer_class, Layer):
+    is_model = layer_class is Sequential or issubclass(layer_class, Sequential)
+    if not issubclass(layer_class, Layer) and (is_model or not (callable(getattr(layer_class, "forward", None))
+                                                               and callable(getattr(layer_class, "backward", None)))):
         raise UsageError(f"{class_name} is not a layer: subclass minicnn.layers.Layer, which gives it build, "
                          "params and grads, and write its forward and backward")
     return layer_class
@@ -255,23 +270,12 @@ def trials(input_shape):
     return [(input_shape, 2), (grown, 3), (input_shape, 4)]
 
 
-def where_it_failed(error):
-    """'ValueError: message (at file.py:12 in backward)': an exception and the line that raised it."""
-    frame = traceback.extract_tb(error.__traceback__)[-1]
-    return f"{type(error).__name__}: {error} (at {frame.filename}:{frame.lineno} in {frame.name})"
-
-
 def command_check_layer(arguments):
-    """`minicnn check-layer MODULE:CLASS`: gradient checks on every trial shape; 0 if all pass, 1 if not."""
+    """`minicnn check-layer MODULE:CLASS`: gradient checks on every trial shape; 0 if all pass, 1 if not
+    (2, through UsageError, for a command line or a layer file that cannot be imported)."""
     input_shape = parse_shape(arguments.input_shape)
     positional, keywords = parse_layer_arguments(arguments.args)
-    try:
-        layer_class = load_layer_class(arguments.layer)
-    except UsageError:
-        raise
-    except Exception as error:
-        print(f"FAILED: importing {arguments.layer} raised {where_it_failed(error)}")
-        return 1
+    layer_class = load_layer_class(arguments.layer)
     passed = True
     for index, (shape, batch_size) in enumerate(trials(input_shape)):
         print(f"{layer_class.__name__} on input {(batch_size,) + shape}, seed {index}:")
@@ -334,6 +338,7 @@ def command_curves(arguments):
             raise UsageError(f"{path}: not a run's history (a JSON object of per-epoch lists), "
                              f"but a JSON {type(histories[label]).__name__}")
     try:
+        from minicnn import plots   # matplotlib only where a figure is drawn: check-layer needs NumPy alone
         plots.plot_history_comparison(histories, arguments.out, title=arguments.title)
     except ValueError as error:
         raise UsageError(str(error)) from None
@@ -426,10 +431,12 @@ def build_parser():
                        help="the CSV to write (default: runs/sweep-NAME.csv)")
 
     check = command("check-layer", command_check_layer, "check a layer's backward against numerical gradients "
-                    "(exit status 0 if right, 1 if not)",
-                    "Import a layer class (yours), build it in float64 and compare its backward (the input "
-                    "gradient and every parameter gradient) with central differences on several random "
-                    "inputs, shapes and batch sizes.")
+                    "(exit status 0 if right, 1 if not, 2 if it cannot be imported)",
+                    "Import a layer class (yours: a subclass of minicnn.layers.Layer, or any class with forward "
+                    "and backward; modules beside its file can be imported), build it in float64 and compare "
+                    "its backward (the input gradient and every parameter gradient) with central differences "
+                    "on several random inputs, shapes and batch sizes. A wrong shape, a missing gradient, None "
+                    "returned, a stub or an input changed in place is said in one line.")
     check.add_argument("layer", metavar="MODULE:CLASS", help="e.g. mylayer:MyReLU, path/to/mylayer.py:MyReLU or "
                                                              "minicnn.layers:Conv2D")
     check.add_argument("--input-shape", default="3,8,8", help="the per-sample input shape, e.g. 3,8,8 or 10")

@@ -18,7 +18,7 @@ import shlex
 import sys
 import time
 
-from minicnn import backend, data, optim, plots, report, zoo
+from minicnn import backend, data, optim, report, zoo
 from minicnn.files import atomic_write
 from minicnn.layers.normalization import CONVENTIONS
 from minicnn.losses import SoftmaxCrossEntropy
@@ -315,6 +315,7 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
         pictures = data.prepare_images(splits[2][0]) if pca else None
         test_accuracy = report.write_run(out_dir, model, history, test, config, CLASS_NAMES, images=pictures)
         if pca:
+            from minicnn import plots   # matplotlib imported where a figure is drawn, so check-layer needs NumPy alone
             pca.save(os.path.join(out_dir, "pca.npz"))
             plots.plot_pca_variance(pca.explained_variance_ratio, os.path.join(out_dir, "pca_variance.png"),
                                     thresholds=sorted({0.90, 0.95, pca.variance}),
@@ -418,6 +419,7 @@ def run_comparison(runs, arguments, title):
     path = os.path.join(arguments.out_dir, "comparison.md")
     with atomic_write(path, "w") as file:
         file.write(f"# {title}\n\nCommand: `{shlex.join(['python'] + sys.argv)}`\n\n{table}\n")
+    from minicnn import plots   # matplotlib imported where a figure is drawn, so check-layer needs NumPy alone
     figure = plots.plot_history_comparison({result["label"]: result["history"] for result in results},
                                            os.path.join(arguments.out_dir, "comparison.png"), title=title)
     print(f"\n{table}\n\ncomparison written to {path} and {figure}")

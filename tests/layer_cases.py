@@ -6,9 +6,10 @@ a tie makes the numerical gradient meaningless).
 """
 from dataclasses import dataclass
 
+import numpy as np
 from hypothesis import strategies as st
 
-from minicnn import layers
+from minicnn import backend, layers
 
 
 @dataclass(frozen=True)
@@ -61,3 +62,27 @@ LAYER_CASES = [
     LayerCase("LeakyReLU", lambda draw: (layers.LeakyReLU(draw(st.floats(0.01, 0.5))), any_shape(draw))),
     LayerCase("Dropout", lambda draw: (layers.Dropout(draw(st.floats(0.0, 0.9))), any_shape(draw))),
 ]
+
+
+def draw_input(rng, shape, distinct):
+    """Standard-normal input; for max-pooling a shuffled ramp, so every value differs by far more than the step."""
+    if distinct:
+        size = int(np.prod(shape))
+        return (rng.permutation(size).reshape(shape) - size / 2) / size
+    return rng.standard_normal(shape)
+
+
+def draw_tie_heavy_input(rng, shape):
+    """Values from {0, 1, 2}, zeros most often: windows full of tied maxima, as Fashion-MNIST's background gives."""
+    return rng.choice([0.0, 0.0, 1.0, 2.0], size=shape)
+
+
+def build_for_checking(layer, shape, rng):
+    """Build in float64; a BatchNorm gets random gamma and beta (ones would hide a missing factor) and
+    non-trivial running statistics for inference mode."""
+    layer.build(shape, rng=rng, dtype=np.float64)
+    if isinstance(layer, layers.BatchNorm):
+        for key, value in (("gamma", rng.standard_normal(shape[0])), ("beta", rng.standard_normal(shape[0]))):
+            layer.params[key] = backend.to_device(value)
+        layer.buffers["running_mean"][...] = backend.to_device(rng.standard_normal(shape[0]))
+        layer.buffers["running_var"][...] = backend.to_device(rng.uniform(0.5, 2.0, shape[0]))
