@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import minicnn as mc
 from layer_cases import LAYER_CASES, build_for_checking, draw_input, draw_tie_heavy_input
 from minicnn import layers, optim, reference
-from minicnn.gradcheck import check_layer, compare_update_rules, compare_with_reference
+from minicnn.gradcheck import check_layer, check_loss_function, compare_update_rules, compare_with_reference
 from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.model import Sequential
 
@@ -290,3 +290,43 @@ def test_every_forward_and_backward_function_has_a_solution_region():
             if isinstance(function, ast.FunctionDef) and function.name.endswith(("_forward", "_backward")):
                 assert any(function.lineno <= begin + 1 <= function.end_lineno for begin, _ in regions), \
                     f"{path.name}: {function.name} has no solution region"
+
+
+def stubbed_module(path):
+    """The module at ``path`` with every solution region cut to ``raise NotImplementedError``, as an assignment
+    hands it out, executed into a namespace."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for begin, end in reversed(solution_regions(lines)):
+        lines[begin:end + 1] = [lines[begin][:len(lines[begin]) - len(lines[begin].lstrip())] + "raise NotImplementedError"]
+    namespace = {"__name__": f"stubbed_{path.stem}"}
+    exec(compile("\n".join(lines), str(path), "exec"), namespace)
+    return namespace
+
+
+STUBBED_LAYERS = [
+    (lambda functions: reference.ReferenceConv2D(2, 3, functions=functions), "conv", (1, 4, 4)),
+    (lambda functions: reference.ReferenceMaxPool2D(2, functions=functions), "pooling", (1, 4, 4)),
+    (lambda functions: reference.ReferenceBatchNorm(functions=functions), "normalization", (3,)),
+    (lambda functions: reference.ReferenceDense(2, functions=functions), "dense", (3,)),
+    (lambda functions: reference.ReferenceLeakyReLU(0.1, functions=functions), "activations", (3,)),
+    (lambda functions: reference.ReferenceDropout(0.5, functions=functions), "dropout", (3,)),
+]
+
+
+@pytest.mark.parametrize("make, module, shape", STUBBED_LAYERS, ids=lambda value: str(value))
+def test_an_assignment_stub_is_reported_as_not_written(make, module, shape):
+    real = make(None)
+    stubbed = stubbed_module(REFERENCE_DIRECTORY / f"{module}.py")
+    forward_name, backward_name = real.forward_function.__name__, real.backward_function.__name__
+    for functions, missing, name in (((stubbed[forward_name], real.backward_function), "forward", forward_name),
+                                     ((real.forward_function, stubbed[backward_name]), "backward", backward_name)):
+        [failure] = check_layer(make(functions), input_shape=shape).failures()
+        assert f"{missing} is not written yet: it raises NotImplementedError (at " in failure, failure
+        assert f"{module}.py:" in failure and failure.endswith(f" in {name})") or " in dropout_mask)" in failure
+
+
+def test_an_assignment_stub_of_the_loss_and_the_rules_is_reported_as_not_written():
+    [failure] = check_loss_function(stubbed_module(REFERENCE_DIRECTORY / "loss.py")["softmax_cross_entropy"]).failures()
+    assert failure.startswith("loss softmax_cross_entropy: forward is not written yet")
+    [failure] = compare_update_rules(stubbed_module(REFERENCE_DIRECTORY / "optim.py")["adam"], reference.adam).failures()
+    assert failure.startswith("update rule adam: step 1 is not written yet")
