@@ -297,7 +297,8 @@ def stubbed_module(path):
     hands it out, executed into a namespace."""
     lines = path.read_text(encoding="utf-8").splitlines()
     for begin, end in reversed(solution_regions(lines)):
-        lines[begin:end + 1] = [lines[begin][:len(lines[begin]) - len(lines[begin].lstrip())] + "raise NotImplementedError"]
+        indent = lines[begin][:len(lines[begin]) - len(lines[begin].lstrip())]
+        lines[begin:end + 1] = [indent + "raise NotImplementedError"]
     namespace = {"__name__": f"stubbed_{path.stem}"}
     exec(compile("\n".join(lines), str(path), "exec"), namespace)
     return namespace
@@ -328,5 +329,6 @@ def test_an_assignment_stub_is_reported_as_not_written(make, module, shape):
 def test_an_assignment_stub_of_the_loss_and_the_rules_is_reported_as_not_written():
     [failure] = check_loss_function(stubbed_module(REFERENCE_DIRECTORY / "loss.py")["softmax_cross_entropy"]).failures()
     assert failure.startswith("loss softmax_cross_entropy: forward is not written yet")
-    [failure] = compare_update_rules(stubbed_module(REFERENCE_DIRECTORY / "optim.py")["adam"], reference.adam).failures()
+    stubbed_adam = stubbed_module(REFERENCE_DIRECTORY / "optim.py")["adam"]
+    [failure] = compare_update_rules(stubbed_adam, reference.adam).failures()
     assert failure.startswith("update rule adam: step 1 is not written yet")

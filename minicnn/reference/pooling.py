@@ -15,7 +15,8 @@ def pooled_size(x, pool_size, stride):
     """(pool_h, pool_w), (step_h, step_w), (out_h, out_w) for x (N, C, H, W); stride None means the window."""
     pool_h, pool_w = pooling_pair(pool_size)
     step_h, step_w = pooling_pair(stride) if stride is not None else (pool_h, pool_w)
-    return (pool_h, pool_w), (step_h, step_w), ((x.shape[2] - pool_h) // step_h + 1, (x.shape[3] - pool_w) // step_w + 1)
+    out_h, out_w = (x.shape[2] - pool_h) // step_h + 1, (x.shape[3] - pool_w) // step_w + 1
+    return (pool_h, pool_w), (step_h, step_w), (out_h, out_w)
 
 
 def max_pool_forward(x, pool_size, stride=None):
