@@ -157,7 +157,7 @@ run_suite() {
         "$PYTHON" -c "import xdist" 2>/dev/null && options+=(-n 8)
         "$PYTHON" -c "import pytest_timeout" 2>/dev/null && options+=(--timeout 100)
     fi
-    step suite suite.log env MINICNN_BACKEND=$BACKEND "$PYTHON" -m pytest "${options[@]}" "${SUITE[@]}"
+    step suite suite.log env MINICNN_BACKEND=$BACKEND "$PYTHON" -m pytest "${options[@]}" ${SUITE[@]+"${SUITE[@]}"}
 }
 
 [ "$MODE" = dry ] || setup

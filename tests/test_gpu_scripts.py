@@ -3,7 +3,8 @@
 It runs once, on a GPU machine lent for minutes, so everything it calls is
 checked here: both scripts parse, every step is there within the time the
 device call allows, every flag it gives a Python script is one that script
-takes, and the GPU benchmark's and profile's code runs (on numpy and the CPU).
+takes, and the GPU benchmark's and profile's code runs (on numpy and the CPU;
+both switch the backend, and the numpy_backend fixture switches the suite's back).
 """
 import argparse
 import os
@@ -63,7 +64,7 @@ def test_every_flag_the_check_gives_a_script_is_one_it_takes(dry_run):
         assert flags <= taken, f"{script} does not take {sorted(flags - taken)}"
 
 
-def test_the_gpu_benchmark_code_runs_on_the_cpu(capsys, tmp_path):
+def test_the_gpu_benchmark_code_runs_on_the_cpu(capsys, tmp_path, numpy_backend):
     pytest.importorskip("torch")
     sys.path.insert(0, BENCHMARKS)
     try:
@@ -77,7 +78,7 @@ def test_the_gpu_benchmark_code_runs_on_the_cpu(capsys, tmp_path):
     assert row and len(row.group(1).split("|")) == 9, capsys.readouterr().out
 
 
-def test_the_profile_times_each_layer_and_the_whole_step(capsys):
+def test_the_profile_times_each_layer_and_the_whole_step(capsys, numpy_backend):
     sys.path.insert(0, BENCHMARKS)
     try:
         import profile_layers
