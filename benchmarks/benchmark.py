@@ -3,6 +3,7 @@
     pip install -e '.[benchmarks]'          # PyTorch CPU is a benchmark-only dependency
     python benchmarks/benchmark.py          # all networks, batch 64 and 512 (about 10 minutes on 2 cores)
     python benchmarks/benchmark.py --networks awasthi-enhanced-cnn --batch-sizes 64 512 --rounds 5
+    python benchmarks/benchmark.py --device cuda --batch-sizes 64 512 2048   # CuPy against PyTorch CUDA
 
 For each network and batch size, after a warm-up, minicnn and PyTorch take
 turns (so that both see the same machine state): a training step is forward +
@@ -151,7 +152,12 @@ def main(argv=None):
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
     parser.add_argument("--out", help="also write the Markdown table to this file")
     parser.add_argument("--memory-probe", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="cuda: minicnn on CuPy against PyTorch on the GPU (benchmarks/gpu_benchmark.py)")
     arguments = parser.parse_args(argv)
+    if arguments.device == "cuda":
+        import gpu_benchmark
+        return gpu_benchmark.main(arguments)
     if arguments.memory_probe:
         library, name, batch_size, steps = arguments.memory_probe
         return memory_probe(library, name, int(batch_size), int(steps))

@@ -2,11 +2,15 @@
 
     python benchmarks/profile_layers.py                                # the flagship at batch 64 and 512
     python benchmarks/profile_layers.py --network band-cnn --batch-sizes 128
+    python benchmarks/profile_layers.py --backend cupy --batch-sizes 64 512 2048   # on the GPU
 
 Each layer's forward and backward is timed on its own, with the inputs a real
 step would give it, over several repeats; the table gives the median in
 milliseconds and each layer's share of the whole step. The loss and the
-optimizer step are timed the same way.
+optimizer step are timed the same way. On cupy the GPU is synchronized before
+and after each timed call, so a layer's time is that of the kernels it
+launched, not of queueing them; the whole step is also timed end to end (its
+kernels then overlap the next launches, so it can be less than the sum).
 """
 import argparse
 import statistics
@@ -21,22 +25,47 @@ from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.optim import Adam
 
 
+def synchronize():
+    """Wait for the GPU's queued kernels on cupy; nothing to wait for on numpy."""
+    if mc.backend.name == "cupy":
+        mc.backend.xp.cuda.Device().synchronize()
+
+
 def median_ms(function, repeats):
     times = []
     for _ in range(repeats):
+        synchronize()
         started = time.perf_counter()
         function()
+        synchronize()
         times.append(time.perf_counter() - started)
     return 1e3 * statistics.median(times)
 
 
-def profile(name, batch_size, repeats):
-    """Rows (what, forward ms, backward ms) for one training step of network ``name``."""
+def training_setup(name, batch_size):
+    """(model, images on the device, host labels, loss, Adam) for network ``name``, random data, seed 0."""
     model = zoo.build(name, seed=0)
     rng = np.random.default_rng(0)
     x = mc.to_device(rng.random((batch_size,) + model.input_shape, dtype=np.float32))
-    labels = rng.integers(0, 10, batch_size)
-    loss, optimizer = SoftmaxCrossEntropy(), Adam(model)
+    return model, x, rng.integers(0, 10, batch_size), SoftmaxCrossEntropy(), Adam(model)
+
+
+def whole_step_ms(name, batch_size, repeats):
+    """Median ms of one whole training step as fit() takes it (the loss left on the device)."""
+    model, x, labels, loss, optimizer = training_setup(name, batch_size)
+
+    def step():
+        loss.forward_array(model.forward(x, training=True), labels)
+        model.backward(loss.backward(), input_gradient=False)
+        optimizer.step()
+
+    step()
+    return median_ms(step, repeats)
+
+
+def profile(name, batch_size, repeats):
+    """Rows (what, forward ms, backward ms) for one training step of network ``name``."""
+    model, x, labels, loss, optimizer = training_setup(name, batch_size)
     model.layers[0].skip_input_gradient = True  # as in training: nothing needs the gradient of the images
     inputs = [x]
     for layer in model.layers:  # one real step first: every cache and buffer exists
@@ -51,7 +80,7 @@ def profile(name, batch_size, repeats):
         forward = median_ms(lambda: layer.forward(inputs[index], training=True), repeats)
         backward = median_ms(lambda: layer.backward(gradients[index + 1]), repeats)
         rows.append((f"{layer.name} ({type(layer).__name__})", forward, backward))
-    rows.append(("loss", median_ms(lambda: loss.forward(inputs[-1], labels), repeats),
+    rows.append(("loss", median_ms(lambda: loss.forward_array(inputs[-1], labels), repeats),
                  median_ms(loss.backward, repeats)))
     rows.append(("Adam step", 0.0, median_ms(optimizer.step, repeats)))
     return rows
@@ -69,8 +98,10 @@ def main(argv=None):
     for batch_size in arguments.batch_sizes:
         rows = profile(arguments.network, batch_size, arguments.repeats)
         total = sum(forward + backward for _, forward, backward in rows)
+        whole = whole_step_ms(arguments.network, batch_size, arguments.repeats)
         print(f"\n{arguments.network}, batch {batch_size}, backend {arguments.backend}: "
-              f"{total:.1f} ms a step, {batch_size / total * 1e3:.0f} images/s\n")
+              f"{total:.1f} ms a step, {batch_size / total * 1e3:.0f} images/s (layers timed one by one); "
+              f"{whole:.1f} ms, {batch_size / whole * 1e3:.0f} images/s (whole steps)\n")
         print("| layer | forward ms | backward ms | share |\n|---|---:|---:|---:|")
         for what, forward, backward in rows:
             print(f"| {what} | {forward:.2f} | {backward:.2f} | {(forward + backward) / total:.1%} |")

@@ -105,15 +105,62 @@ def improved(monitor, value, best, min_delta=0.0):
 
 
 def evaluate(model, x, y, batch_size=512, loss=None):
-    """(mean loss, accuracy) of ``model`` in inference mode on host arrays x (N, ...), y (N,)."""
+    """(mean loss, accuracy) of ``model`` in inference mode on host arrays x (N, ...), y (N,).
+
+    The sums stay on the device until the last batch: one copy to the host in all.
+    """
     loss = loss or SoftmaxCrossEntropy()
-    total_loss, correct = 0.0, 0
+    totals = EpochTotals(math.ceil(len(x) / batch_size))
     for start in range(0, len(x), batch_size):
-        labels = y[start:start + batch_size]
         logits = model.forward(x[start:start + batch_size], training=False)
-        total_loss += loss.forward(logits, labels) * len(labels)
-        correct += int((backend.to_numpy(logits.argmax(axis=1)) == labels).sum())
-    return total_loss / max(len(x), 1), correct / max(len(x), 1)
+        totals.record(loss.forward_array(logits, y[start:start + batch_size]), logits, loss.labels)
+    loss_sum, correct, seen, _ = totals.read()
+    return loss_sum / max(seen, 1), correct / max(seen, 1)
+
+
+class EpochTotals:
+    """Each step's mean loss and number of correct predictions, kept on the active backend until they are read.
+
+    Recording a step copies its loss and its correct count into one preallocated
+    (steps, 2) array: a few small kernels on a GPU and no copy to the host, so
+    the steps queue up without waiting for the GPU. ``read()`` brings the array
+    over in one copy, at the end of the epoch (or at Ctrl-C, or for a progress
+    bar, at most once a second). The loss sum is then added up on the host in
+    float64, step by step, so a resumed epoch adds exactly what an uninterrupted one adds.
+
+    - steps: how many steps will be recorded at most.
+    - first_step: the epoch's step the first record belongs to (> 0 when resuming mid-epoch).
+    - sums: (loss sum, correct, seen) of the epoch's earlier steps, from a checkpoint.
+    """
+
+    def __init__(self, steps, first_step=0, sums=(0.0, 0, 0)):
+        self.values = backend.xp.zeros((max(steps, 1), 2), dtype=backend.xp.float64)
+        self.first_step = first_step
+        self.earlier = (float(sums[0]), int(sums[1]), int(sums[2]))
+        self.sizes = []   # host ints: a batch's size is known without asking the device
+
+    def record(self, batch_loss, logits, labels):
+        """Add one step: its mean loss (a 0-d array), its logits (N, K) and its labels (N,), all on the device."""
+        row = len(self.sizes)
+        self.values[row, 0] = batch_loss
+        self.values[row, 1] = (logits.argmax(axis=1) == labels).sum()
+        self.sizes.append(len(labels))
+
+    def read(self):
+        """(loss sum, correct, seen, first_bad) over the earlier and the recorded steps, in one copy from the device.
+
+        first_bad is None, or (step, loss) for the first recorded step (1-based) whose loss was not finite.
+        """
+        loss_sum, correct, seen = self.earlier
+        first_bad = None
+        recorded = backend.to_numpy(self.values[:len(self.sizes)]).tolist()
+        for row, ((batch_loss, batch_correct), size) in enumerate(zip(recorded, self.sizes)):
+            if first_bad is None and not math.isfinite(batch_loss):
+                first_bad = (self.first_step + row + 1, batch_loss)
+            loss_sum += batch_loss * size
+            correct += int(batch_correct)
+            seen += size
+        return loss_sum, correct, seen, first_bad
 
 
 class Progress:
@@ -122,6 +169,7 @@ class Progress:
     def __init__(self, enabled, total_steps, epoch, epochs):
         self.bar = None
         self.enabled = enabled
+        self.shown = -math.inf   # when the bar's loss and accuracy were last read
         if enabled and sys.stderr.isatty():
             try:
                 from tqdm import tqdm
@@ -129,10 +177,16 @@ class Progress:
             except ImportError:
                 pass
 
-    def update(self, steps_done, loss, accuracy):
+    def update(self, steps_done, totals):
+        """Move the bar to ``steps_done``; its loss and accuracy (``totals``, an EpochTotals) are read at most
+        once a second, since reading them waits for the GPU."""
         if self.bar is not None:
-            self.bar.n = steps_done
-            self.bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy:.4f}", refresh=True)
+            now = time.perf_counter()
+            if now - self.shown >= 1.0:
+                loss_sum, correct, seen, _ = totals.read()
+                self.bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}", refresh=False)
+                self.shown = now
+            self.bar.update(steps_done - self.bar.n)
 
     def close(self, logs):
         """Close the bar and print the epoch's line (no line when ``logs`` is None: an interrupted epoch)."""
@@ -185,7 +239,8 @@ def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, loss=None, 
     - steps_per_epoch: cap on batches per epoch (a quick try); None = the whole set.
     - identity: a JSON-able dict of what makes the run this run (network, recipe, seed, ...), kept in
       the checkpoint; resuming a checkpoint of another identity raises ValueError naming what differs.
-    Raises TrainingDiverged naming the epoch and step if the loss stops being finite.
+    Raises TrainingDiverged naming the epoch and step if the loss stops being finite (seen when the epoch's
+    totals come to the host, at its end: nothing inside a step waits for a GPU).
     """
     check_callbacks(callbacks, val)
     loss = loss or SoftmaxCrossEntropy()
@@ -201,34 +256,31 @@ def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, loss=None, 
     with StopAfterStep() as interrupt:
         for epoch in range(run["epoch"], epochs + 1):
             order = np.random.default_rng((seed, epoch)).permutation(len(x_train))
-            loss_sum, correct, seen = run["sums"]
+            totals = EpochTotals(steps - run["step"], run["step"], run["sums"])
             started = time.perf_counter() - run["seconds"]
             bar = Progress(progress, steps, epoch, epochs)
             for step in range(run["step"], steps):
                 indices = order[step * batch_size:(step + 1) * batch_size]
+                # the batch's one copy to the device; augmentation draws its random numbers on the host and
+                # sends them over with a few small copies, then transforms the batch on the device
                 x_batch = backend.to_device(x_train[indices], dtype=model.dtype)
                 if augment is not None:
                     x_batch = augment(x_batch, np.random.default_rng((seed, epoch, step)))
                 logits = model.forward(x_batch, training=True)
-                batch_loss = loss.forward(logits, y_train[indices])
-                if not math.isfinite(batch_loss):
-                    raise TrainingDiverged(
-                        f"loss became {batch_loss} at epoch {epoch}, step {step + 1} of {steps}; "
-                        + (f"the last good checkpoint is {checkpoint}" if checkpoint and os.path.exists(checkpoint)
-                           else "no checkpoint was written yet") + ". Try a lower learning rate.")
+                batch_loss = loss.forward_array(logits, y_train[indices])   # labels checked on the host, then sent
                 model.backward(loss.backward(), input_gradient=False)
                 optimizer.step()
-                loss_sum += batch_loss * len(indices)
-                correct += int((backend.to_numpy(logits.argmax(axis=1)) == y_train[indices]).sum())
-                seen += len(indices)
-                bar.update(step + 1, loss_sum / seen, correct / seen)
-                run.update(epoch=epoch, step=step + 1, sums=[loss_sum, correct, seen],
-                           seconds=time.perf_counter() - started)
+                # no copy to the host inside the step: a non-finite loss is found when the totals are read
+                totals.record(batch_loss, logits, loss.labels)
+                bar.update(step + 1, totals)
+                run.update(epoch=epoch, step=step + 1, seconds=time.perf_counter() - started)
                 if interrupt.requested:
                     bar.close(None)
+                    run["sums"] = finite_sums(totals, epoch, steps, checkpoint)
                     if checkpoint:
                         save_training_state(checkpoint, model, optimizer, schedule, callbacks, run)
                     stop_for_ctrl_c(checkpoint, f"epoch {epoch}, step {step + 1}")
+            loss_sum, correct, seen = finite_sums(totals, epoch, steps, checkpoint)
             logs = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": correct / seen, "lr": optimizer.lr}
             if val is not None:
                 logs["val_loss"], logs["val_accuracy"] = evaluate(model, val[0], val[1], loss=loss)
@@ -249,6 +301,19 @@ def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, loss=None, 
         if isinstance(callback, KeepBestWeights):
             callback.restore(model)
     return history
+
+
+def finite_sums(totals, epoch, steps, checkpoint):
+    """(loss sum, correct, seen) of the epoch so far; TrainingDiverged naming the first step whose loss was not
+    finite, before anything is saved, so that the last good checkpoint stays as it was."""
+    loss_sum, correct, seen, first_bad = totals.read()
+    if first_bad is not None:
+        step, batch_loss = first_bad
+        raise TrainingDiverged(
+            f"loss became {batch_loss} at epoch {epoch}, step {step} of {steps}; "
+            + (f"the last good checkpoint is {checkpoint}" if checkpoint and os.path.exists(checkpoint)
+               else "no checkpoint was written yet") + ". Try a lower learning rate.")
+    return loss_sum, correct, seen
 
 
 def check_callbacks(callbacks, val):

@@ -31,6 +31,15 @@ def backend_name(request):
     mc.set_backend(DEFAULT_BACKEND)
 
 
+@pytest.fixture
+def numpy_backend():
+    """numpy for this test, whatever MINICNN_BACKEND says: for a test that watches NumPy itself at work
+    (a NumPy array subclass recording results), which a CuPy array cannot stand in for."""
+    mc.set_backend("numpy")
+    yield "numpy"
+    mc.set_backend(DEFAULT_BACKEND)
+
+
 @pytest.fixture(scope="session")
 def fashion_mnist_installed():
     """Skip a test that trains on the real Fashion-MNIST where it is not installed (tests never download)."""
@@ -38,3 +47,15 @@ def fashion_mnist_installed():
         mc.data.load_fashion_mnist(download=False)
     except FileNotFoundError as error:
         pytest.skip(f"Fashion-MNIST is not installed here: {error}")
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """A stand-in GPU backend (tests/fake_gpu.py): its arrays count their copies to the host and refuse host
+    arrays, as CuPy's do. Returns the array class; its ``copies`` count starts at 0."""
+    import fake_gpu as fake
+    monkeypatch.setattr(mc.backend, "xp", fake.device_module())
+    monkeypatch.setattr(mc.backend, "to_device", fake.to_device)
+    monkeypatch.setattr(mc.backend, "is_device_array", lambda array: isinstance(array, fake.PlaysGPUArray))
+    monkeypatch.setattr(fake.PlaysGPUArray, "copies", 0)
+    return fake.PlaysGPUArray

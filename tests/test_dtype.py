@@ -76,7 +76,7 @@ class RecordsResultDtypes(np.ndarray):
     lambda m: optim.Adam(m, weight_decay=1e-4), lambda m: optim.AdamW(m),
     lambda m: optim.RMSprop(m, momentum=0.5, centered=True, weight_decay=1e-4)],
     ids=["SGD", "Adam", "AdamW", "RMSprop"])
-def test_optimizer_arithmetic_never_makes_float64(optimizer):
+def test_optimizer_arithmetic_never_makes_float64(optimizer, numpy_backend):
     # An in-place update casts its result back to float32, so the parameters' dtype alone cannot show a
     # float64 temporary (e.g. from a NumPy float64 scalar); recording every intermediate result can.
     model = Sequential([layers.Dense(3)], input_shape=(4,), seed=0)

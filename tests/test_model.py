@@ -194,8 +194,8 @@ def test_batch_norm_refuses_a_single_value_per_channel_in_training():
     layer = layers.BatchNorm()
     layer.build((4,))
     with pytest.raises(ValueError, match="more than one value per channel"):
-        layer.forward(np.ones((1, 4), dtype=np.float32), training=True)
-    assert layer.forward(np.ones((1, 4), dtype=np.float32), training=False).shape == (1, 4)
+        layer.forward(backend.to_device(np.ones((1, 4), dtype=np.float32)), training=True)
+    assert layer.forward(backend.to_device(np.ones((1, 4), dtype=np.float32)), training=False).shape == (1, 4)
 
 
 def test_zoo_builds_either_batch_norm_convention_with_the_same_counts():
@@ -233,10 +233,10 @@ def test_conv_input_gradient_is_not_overwritten_by_the_next_backward():
     layer = layers.Conv2D(2, 3)
     layer.build((1, 5, 5), rng=np.random.default_rng(0))
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((1, 1, 5, 5)).astype(np.float32)
+    x = backend.to_device(rng.standard_normal((1, 1, 5, 5)).astype(np.float32))
     layer.forward(x, training=True)
-    dx = layer.backward(rng.standard_normal((1, 2, 3, 3)).astype(np.float32))
-    kept = dx.copy()
+    dx = layer.backward(backend.to_device(rng.standard_normal((1, 2, 3, 3)).astype(np.float32)))
+    kept = backend.to_numpy(dx).copy()
     layer.forward(x, training=True)
-    layer.backward(rng.standard_normal((1, 2, 3, 3)).astype(np.float32))
-    np.testing.assert_array_equal(dx, kept)
+    layer.backward(backend.to_device(rng.standard_normal((1, 2, 3, 3)).astype(np.float32)))
+    np.testing.assert_array_equal(backend.to_numpy(dx), kept)

@@ -15,7 +15,7 @@ from minicnn.train import EarlyStopping, History, KeepBestWeights, TrainingDiver
 
 TINY_SETUP = textwrap.dedent("""
     import numpy as np
-    from minicnn import layers, optim
+    from minicnn import backend, layers, optim
     from minicnn.model import Sequential
 
     def tiny_problem():
@@ -31,7 +31,7 @@ TINY_SETUP = textwrap.dedent("""
                           input_shape=(1, 6, 6), seed=0)
 
     def noisy_augment(x, rng):
-        return x + rng.standard_normal(x.shape).astype(x.dtype) * 0.01
+        return x + backend.to_device(rng.standard_normal(x.shape).astype(x.dtype) * 0.01)
 """)
 namespace = {}
 exec(TINY_SETUP, namespace)
