@@ -170,7 +170,8 @@ NETWORKS = {network.name: network for network in [
              "standardize": True}),
     Network("saraswat-pca-dnn", SEED003, "Saraswat et al. (seed 003)",
             "PCA to 95% variance (187 components), Dense 64, Dense 10", saraswat_pca_dnn, (187,),
-            12_682, 0, 0.8850, "test", "keras",
+            # PyTorch: the authors' notebooks build it from torch.nn.Linear, default initialisation
+            12_682, 0, 0.8850, "test", "pytorch",
             {"optimizer": "Adam", "lr": 1e-3, "batch_size": 32, "epochs": 30, "val_fraction": 0.2,
              "pca_variance": 0.95, "hidden": [64],
              "keep_best": "val_accuracy"}),  # "the best validation accuracy ... saved for final evaluation"

@@ -240,3 +240,14 @@ def test_conv_input_gradient_is_not_overwritten_by_the_next_backward():
     layer.forward(x, training=True)
     layer.backward(backend.to_device(rng.standard_normal((1, 2, 3, 3)).astype(np.float32)))
     np.testing.assert_array_equal(backend.to_numpy(dx), kept)
+
+
+def test_saraswat_pca_dnn_is_initialised_like_the_authors_pytorch_code():
+    # Their notebooks build it from torch.nn.Linear: W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    # Keras's Glorot-uniform would reach sqrt(6 / (187 + 64)) = 0.155 > 1/sqrt(187) = 0.073, with zero biases.
+    model = zoo.build("saraswat-pca-dnn", seed=0)
+    dense = [layer for layer in model.layers if isinstance(layer, layers.Dense)]
+    for layer, fan_in in zip(dense, (187, 64, 64)):
+        weights, bias = (backend.to_numpy(layer.params[key]) for key in ("W", "b"))
+        assert np.abs(weights).max() <= 1 / np.sqrt(fan_in) and np.abs(bias).max() <= 1 / np.sqrt(fan_in)
+        assert bias.any()
