@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 
-from minicnn.gradcheck import raising_line, shape_text, where_it_failed
+from minicnn.gradcheck import array_problem, raising_line, where_it_failed
 
 
 class GradingFailure(Exception):
@@ -278,16 +278,6 @@ def what(key):
 
 
 def shape_problem(key, value, expected_shape, dtype=None):
-    """The first thing wrong with an output's type, shape or dtype, in one line, or None."""
-    if value is None:
-        return f"{what(key)} is None; return an array of shape {shape_text(expected_shape)}"
-    if not hasattr(value, "shape") or not hasattr(value, "dtype"):
-        return f"{what(key)} is a {type(value).__name__}, not a NumPy array of shape {shape_text(expected_shape)}"
-    if tuple(value.shape) != tuple(expected_shape):
-        return f"{what(key)} has shape {shape_text(value.shape)}, expected {shape_text(expected_shape)}"
-    if dtype is not None and value.dtype != dtype:
-        return (f"{what(key)} is {value.dtype} for a {np.dtype(dtype)} input; keep the dtype you are given "
-                "(np.zeros(..., dtype=x.dtype), Python floats as constants)")
-    if value.dtype.kind == "f" and not np.isfinite(value).all():
-        return f"{what(key)} holds NaN or infinite values; look for a division by zero, or exp overflowing"
-    return None
+    """The first thing wrong with output ``key``'s type, shape, dtype or values, in one line, or None."""
+    function, name = key.split(".", 1)
+    return array_problem(function, name, value, expected_shape, dtype, f"return {name}")

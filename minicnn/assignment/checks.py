@@ -8,7 +8,7 @@ student's files afresh, so a cell run again after an edit checks the edit.
     checks.compare_with_expected("conv")   # each value of the fixed cases against the reference solution's
     checks.gradient_check("conv")          # the drawn cases against central differences
 """
-from minicnn.assignment import graders
+from minicnn.assignment import graders, student
 from minicnn.assignment.cases import GradingFailure, what
 
 
@@ -25,7 +25,7 @@ def compare_with_expected(part_name, directory="."):
         print(f"case {number}  {what(key):<42} relative error {error:.1e}  {verdict}" + (f"  {advice}" if advice else ""))
     right = all(error <= graders.TOLERANCE for _, _, _, error, _ in rows)
     if right and part_name == "dropout":
-        right = report(lambda: graders.check_dropout_draws(graders.student.load_module(directory, "dropout")),
+        right = report(lambda: graders.check_dropout_draws(student.load_module(directory, "dropout")),
                        "the random masks drop at the rate and rescale what they keep")
     print(f"every value is right (each error should be below {graders.TOLERANCE:.0e}; a right answer gives about "
           "1e-15)" if right else "some values are wrong: their lines say WRONG")

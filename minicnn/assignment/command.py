@@ -1,6 +1,4 @@
 """`minicnn assignment make` and `minicnn assignment grade`: the command line of the assignment tool."""
-import argparse
-import json
 import os
 import sys
 
@@ -17,9 +15,10 @@ def command_make(arguments):
     from minicnn.assignment.make import make_assignment
     written = make_assignment(arguments.parts, arguments.out, overwrite=arguments.overwrite,
                               solution=arguments.solution)
-    stubs = [part.name for part in PARTS.values() if part.name in arguments.parts or "all" in arguments.parts]
-    print(f"wrote {len(written)} files into {arguments.out}: the parts {', '.join(stubs)} "
-          f"{'filled in (the answer key)' if arguments.solution else 'to write'}, the others given; "
+    chosen = [part.name for part in PARTS.values() if part.name in arguments.parts or "all" in arguments.parts]
+    given = "" if len(chosen) == len(PARTS) else ", the others given"
+    print(f"wrote {len(written)} files into {arguments.out}: the parts {', '.join(chosen)} "
+          f"{'filled in (the answer key)' if arguments.solution else 'to write'}{given}; "
           f"the student starts with {os.path.join(arguments.out, 'README.md')}")
     return 0
 
@@ -77,6 +76,6 @@ def add_command(commands, formatter_class):
     grade.add_argument("--json", metavar="RESULTS.json", default=None,
                        help="also write the results as course platforms read them (Gradescope's layout)")
     grade.add_argument("--only", nargs="+", metavar="PART", default=None, choices=list(PARTS),
-                       help="run the tests of these parts only")
+                       help="run the tests of these parts only (not it trains): quicker while working on one")
     grade.set_defaults(function=run(command_grade))
     return assignment

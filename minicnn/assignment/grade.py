@@ -25,7 +25,7 @@ START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else 
 
 
 @dataclass
-class TestResult:
+class GradedTest:
     name: str
     score: float
     max_score: float
@@ -119,7 +119,7 @@ def preload():
 
 
 def grade(directory, only=None, echo=print):
-    """Run the folder's tests (those of the parts in ``only``, if given): a list of TestResult, one line echoed
+    """Run the folder's tests (those of the parts in ``only``, if given): a list of GradedTest, one line echoed
     per test as it finishes. A test with 0 points is not run."""
     points, limits = read_points(directory)
     preload()
@@ -134,7 +134,7 @@ def grade(directory, only=None, echo=print):
         started = time.monotonic()
         status, output = run_isolated(os.path.abspath(directory), name, limits[name])
         output = output.replace(os.path.abspath(directory) + os.sep, "")   # student/conv.py, not /home/.../conv.py
-        result = TestResult(name, max_score if status == "passed" else 0, max_score, output)
+        result = GradedTest(name, max_score if status == "passed" else 0, max_score, output)
         results.append(result)
         echo(f"{result.score:>4g}/{result.max_score:<4g} {name:<28} {output}  [{time.monotonic() - started:.1f} s]")
     return results

@@ -25,7 +25,7 @@ step by step, is in minicnn's docs/layers.md{docs_copy}. Three rules the tests c
 Open `assignment.ipynb` (Jupyter) and go through it cell by cell: for each part, compare your functions
 with the expected values, then gradient-check them; then the initial loss, overfitting 100 images, and one
 short epoch of the flagship network with your layers. It needs minicnn with its assignment extra
-(`pip install 'minicnn[assignment]'`) and Fashion-MNIST (found or downloaded by minicnn).
+(`pip install -e '.[assignment]'` in minicnn's folder) and Fashion-MNIST (found or downloaded by minicnn).
 
 ## How to check
 
