@@ -112,6 +112,12 @@ def adam(param, grad, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_d
     return param - lr * state["mean"] / (np.sqrt(state["square"]) + eps)
 '''
 
+AN_INPUT_CHANGED_IN_PLACE = '''
+def relu_forward(x):
+    x *= x > 0   # the caller's array is changed
+    return x, x
+'''
+
 # (part, the planted function(s), {test: what its line must say}; a test not named may pass or fail)
 PLANTED = {
     "wrong bias shape": ("dense", WRONG_BIAS_SHAPE, {
@@ -139,6 +145,9 @@ PLANTED = {
     "Adam without bias correction": ("optim", ADAM_WITHOUT_BIAS_CORRECTION, {
         "expected values": "this is Adam without the bias correction",
         "drawn settings": "the parameter after step 1 is wrong"}),
+    "an input changed in place": ("relu", AN_INPUT_CHANGED_IN_PLACE, {
+        "shapes and dtypes": "relu_forward changed its input x in place; leave the inputs alone",
+        "gradient check": "forward changed its input x in place"}),
 }
 
 

@@ -10,7 +10,10 @@ Per part:
   that every student gets the same ones, checked with minicnn.gradcheck.
 And "it trains": the student's layers, loss and Adam learn Fashion-MNIST images (training.py).
 """
+import functools
+import inspect
 import pathlib
+import types
 
 import numpy as np
 
@@ -89,25 +92,50 @@ def check_dropout_draws(module):
 
 def shapes_and_dtypes(directory, part_name):
     part = PARTS[part_name]
-    module = student.load_module(directory, part.module)
+    module = watched(student.load_module(directory, part.module), part.functions)
     _, runner = cases.CASES[part_name]
     checked = 0
     for number, (label, settings, arrays, expected) in enumerate(fixed_cases(directory, part), start=1):
         for dtype in (np.float32, np.float64):
-            given = cases.copied(arrays, dtype)
-            before = cases.copied(given)
-            got = runner(module, settings, given)
+            where = f"(case {number}: {label}, {np.dtype(dtype)})"
+            try:
+                got = runner(module, settings, cases.copied(arrays, dtype))
+            except GradingFailure as failure:
+                raise GradingFailure(f"{failure} {where}") from None
             for key, value in expected.items():
                 is_loss = key.endswith(".loss")   # one number, whatever its type
                 problem = cases.shape_problem(key, got.get(key), value.shape, None if is_loss else dtype)
                 if problem:
-                    raise GradingFailure(f"{problem} (case {number}: {label}, {np.dtype(dtype)})")
+                    raise GradingFailure(f"{problem} {where}")
                 checked += 1
+    return f"{checked} returned arrays have the right shape and keep float32 and float64, and no input is changed"
+
+
+# arguments a function is meant to change: BatchNorm's running statistics are updated in place
+CHANGED_ON_PURPOSE = {"running_mean", "running_var"}
+
+
+def watched(module, functions):
+    """``module`` with each of ``functions`` wrapped to fail, naming the function and the argument, when an
+    array it was given is changed in place."""
+    def watch(function):
+        names = list(inspect.signature(function).parameters)
+
+        @functools.wraps(function)
+        def watching(*arguments, **keywords):
+            given = dict(zip(names, arguments), **keywords)
+            before = {name: value.copy() for name, value in given.items()
+                      if isinstance(value, np.ndarray) and name not in CHANGED_ON_PURPOSE}
+            result = function(*arguments, **keywords)
             for name, value in before.items():
-                if not name.startswith("running_") and not np.array_equal(given[name], value):
-                    raise GradingFailure(f"{', '.join(part.functions)} changed the input {name} in place (case "
-                                         f"{number}: {label}); leave the inputs alone and write into new arrays")
-    return f"{checked} returned arrays have the right shape and keep float32 and float64"
+                if not np.array_equal(given[name], value, equal_nan=True):
+                    raise GradingFailure(f"{function.__name__} changed its input {name} in place; leave the inputs "
+                                         f"alone and write into new arrays (no {name} += ..., {name}[...] = ...)")
+            return result
+        return watching
+
+    return types.SimpleNamespace(**{name: watch(getattr(module, name)) if name in functions else getattr(module, name)
+                                    for name in dir(module) if not name.startswith("__")})
 
 
 def gradient_check(directory, part_name):
