@@ -8,6 +8,9 @@ figures = ["scikit-learn>=1.3", "tqdm>=4.60"]
 # `minicnn sweep` runs configurations with joblib on this machine, or on a Dask cluster with --dask
 sweep = ["joblib>=1.3"]
 dask = sweep + ["dask[distributed]>=2023.1"]
+# `minicnn assignment grade` draws its gradient checks with hypothesis; the notebook shows a tqdm bar and keeps
+# the loops' small matrix products on one thread (threadpoolctl)
+assignment = ["hypothesis>=6.80", "tqdm>=4.60", "threadpoolctl>=3.1"]
 
 setup(
     name="minicnn",
@@ -25,7 +28,9 @@ setup(
         "examples": figures + sweep,
         "sweep": figures + sweep,
         "dask": figures + dask,
-        "test": figures + dask + ["pytest>=7", "hypothesis>=6.80"],
+        "assignment": assignment,
+        # nbclient, nbformat and ipykernel run the assignment's notebook headless
+        "test": figures + dask + assignment + ["pytest>=7", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6"],
         "benchmarks": figures + ["torch"],  # the CPU build is enough
     },
     entry_points={"console_scripts": ["minicnn = minicnn.cli:main"]},

@@ -23,6 +23,7 @@ import sys
 import traceback
 
 from minicnn import data, metrics, optim, results, zoo
+from minicnn.assignment.command import add_command as add_assignment_command
 from minicnn.experiment import (FLIP_AND_CROP, HelpFormatter, add_run_arguments,
                                 add_training_arguments, exit_status, positive_int, recipe_for, run_experiment,
                                 run_settings)
@@ -443,6 +444,7 @@ def build_parser():
     check.add_argument("--args", default="{}", help="the constructor's arguments as JSON, e.g. "
                                                     "'{\"filters\": 4, \"kernel_size\": 3}'")
     check.add_argument("--tolerance", type=positive_float, default=1e-6, help="the largest relative error that passes")
+    add_assignment_command(commands, HelpFormatter)   # minicnn assignment make / grade
     return parser
 
 

@@ -1,7 +1,11 @@
-"""The naive convolution: four loops over the output, the definition written out.
+"""The naive convolution: a loop over the output positions, the definition written out.
 
-Read this before minicnn/layers/conv.py, which computes the same numbers with
-im2col and one matrix product. Host NumPy arrays; the dtype of x is kept.
+Each output position (i, j) reads one window of every image; what it computes
+there is the same sum for every image and every filter, so that sum is written
+once for the whole batch and all the filters (a matrix product of windows by
+filters) instead of two more loops. Read this before minicnn/layers/conv.py,
+which gathers every window first (im2col) and does one matrix product in all.
+Host NumPy arrays; the dtype of x is kept.
 """
 import numpy as np
 
@@ -16,6 +20,8 @@ def padding_sides(padding):
 
 def conv_forward(x, w, b, stride, padding):
     """Cross-correlation of x with every filter, as deep-learning libraries define "convolution".
+
+    out[n, f, i, j] = sum over c, p, q of padded_x[n, c, i*stride + p, j*stride + q] * w[f, c, p, q] + b[f]
 
     Inputs:
     - x: (N, C, H, W) images.
@@ -38,16 +44,18 @@ def conv_forward(x, w, b, stride, padding):
     out_h = (height - kernel_h) // stride + 1
     out_w = (width - kernel_w) // stride + 1
     out = np.zeros((batch, filters, out_h, out_w), dtype=x.dtype)
-    for n in range(batch):
-        for f in range(filters):
-            for i in range(out_h):
-                for j in range(out_w):
-                    # the window of output position (i, j) starts stride pixels further per step
-                    window = padded[n, :, i * stride:i * stride + kernel_h, j * stride:j * stride + kernel_w]
-                    # the kernel is NOT flipped: each weight meets the pixel at its own offset
-                    out[n, f, i, j] = np.sum(window * w[f])
-                    if b is not None:
-                        out[n, f, i, j] += b[f]
+    # each filter as one row of C*kh*kw weights
+    filter_rows = w.reshape(filters, -1)
+    for i in range(out_h):
+        for j in range(out_w):
+            # the window of output position (i, j) starts stride pixels further per step: (N, C, kh, kw)
+            window = padded[:, :, i * stride:i * stride + kernel_h, j * stride:j * stride + kernel_w]
+            # every image's window (a row) times every filter (a row): the sums of all (n, f) at once, (N, F).
+            # The kernel is NOT flipped: each weight meets the pixel at its own offset
+            out[:, :, i, j] = window.reshape(batch, -1) @ filter_rows.T
+    if b is not None:
+        # one bias per filter, added at every position of every image
+        out += b.reshape(1, filters, 1, 1)
     cache = (x, w, b, stride, padding)
     return out, cache
     ### END SOLUTION
@@ -67,21 +75,24 @@ def conv_backward(dout, cache):
     top, bottom, left, right = padding_sides(padding)
     padded = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
     dpadded = np.zeros_like(padded)
-    dw = np.zeros_like(w)
-    _, filters, out_h, out_w = dout.shape
-    _, _, kernel_h, kernel_w = w.shape
-    for n in range(dout.shape[0]):
-        for f in range(filters):
-            for i in range(out_h):
-                for j in range(out_w):
-                    rows = slice(i * stride, i * stride + kernel_h)
-                    cols = slice(j * stride, j * stride + kernel_w)
-                    # out[n, f, i, j] = sum(window * w[f]) + b[f]: each factor's gradient is the other one
-                    dw[f] += dout[n, f, i, j] * padded[n, :, rows, cols]
-                    # windows overlap: a pixel in several windows sums what each sends back (+=)
-                    dpadded[n, :, rows, cols] += dout[n, f, i, j] * w[f]
+    batch, filters, out_h, out_w = dout.shape
+    _, channels, kernel_h, kernel_w = w.shape
+    filter_rows = w.reshape(filters, -1)
+    dfilter_rows = np.zeros_like(filter_rows)
+    for i in range(out_h):
+        for j in range(out_w):
+            rows = slice(i * stride, i * stride + kernel_h)
+            cols = slice(j * stride, j * stride + kernel_w)
+            window_rows = padded[:, :, rows, cols].reshape(batch, -1)
+            dout_here = dout[:, :, i, j]   # (N, F)
+            # out[:, :, i, j] = window_rows @ filter_rows.T: each factor's gradient is dout times the other one.
+            # Every position used the same filters, so their gradient sums over the positions (+=)
+            dfilter_rows += dout_here.T @ window_rows
+            # windows overlap: a pixel in several windows sums what each sends back (+=)
+            dpadded[:, :, rows, cols] += (dout_here @ filter_rows).reshape(batch, channels, kernel_h, kernel_w)
     # the padding is a constant, not an input: its gradient is dropped
     dx = dpadded[:, :, top:top + x.shape[2], left:left + x.shape[3]]
+    dw = dfilter_rows.reshape(w.shape)
     # every output position adds b[f] once
     db = None if b is None else dout.sum(axis=(0, 2, 3))
     return dx, dw, db

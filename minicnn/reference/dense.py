@@ -3,21 +3,17 @@ import numpy as np
 
 
 def dense_forward(x, w, b):
-    """y = x @ w + b, one sum per output written as loops.
+    """y = x @ w + b: out[n, u] = sum over d of x[n, d] * w[d, u], plus b[u].
 
     Inputs: x (N, D), w (D, units), b (units,) or None.
     Returns (out, cache): out (N, units); cache (x, w, b).
     """
     ### BEGIN SOLUTION
-    batch, features = x.shape
-    units = w.shape[1]
-    out = np.zeros((batch, units), dtype=x.dtype)
-    for n in range(batch):
-        for u in range(units):
-            # output u of sample n: every input feature times its weight to u
-            out[n, u] = np.sum(x[n, :] * w[:, u])
-            if b is not None:
-                out[n, u] += b[u]
+    # every sum of the definition at once: row n of x times column u of w is out[n, u]
+    out = x @ w
+    if b is not None:
+        # one bias per unit, the same for every sample (broadcast over the rows)
+        out = out + b
     cache = (x, w, b)
     return out, cache
     ### END SOLUTION

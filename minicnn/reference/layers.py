@@ -5,6 +5,8 @@ inside any Sequential or zoo network, and a test can put a twin beside every fas
     layer = ReferenceConv2D(8, 3, functions=(my_conv_forward, my_conv_backward))   # a student's functions
     model.layers[0] = reference_twin(model.layers[0])            # the same weights, computed by the loops
 """
+import inspect
+
 import numpy as np
 
 from minicnn import backend, layers
@@ -213,6 +215,9 @@ class ReferenceOptimizer:
     def __init__(self, model, rule, **settings):
         self.model, self.rule, self.settings = model, rule, settings
         self.state = {}
+        # minicnn.train.fit logs every epoch's learning rate: the one given, else the rule's default
+        default = inspect.signature(rule).parameters.get("lr")
+        self.lr = settings.get("lr", None if default is None else default.default)
 
     def step(self):
         for index, layer in enumerate(self.model.layers):

@@ -1,7 +1,9 @@
 """Naive max and average pooling: one loop per output position, floor mode, no padding.
 
-Read this before minicnn/layers/pooling.py, which loops over the window offsets
-instead of the output positions. Host NumPy arrays; the dtype of x is kept.
+Each output position (i, j) is one window per image and channel; what is done
+there is written once for the whole batch and every channel. Read this before
+minicnn/layers/pooling.py, which loops over the window offsets instead of the
+output positions. Host NumPy arrays; the dtype of x is kept.
 """
 import numpy as np
 
@@ -29,24 +31,23 @@ def max_pool_forward(x, pool_size, stride=None):
 
     Returns (out, cache):
     - out: (N, C, H_out, W_out), H_out = (H - ph) // sh + 1 (rows past the last whole window are dropped).
-    - cache: (x.shape, winners, pool_size, stride); winners (N, C, H_out, W_out, 2) holds the (row, column)
-      in x of each window's first maximum.
+    - cache: (x.shape, winners, pool_size, stride); winners (N, C, H_out, W_out) holds where in its window
+      each window's first maximum is, counted row by row (0 .. ph*pw - 1).
     """
     ### BEGIN SOLUTION
     (pool_h, pool_w), (step_h, step_w), (out_h, out_w) = pooled_size(x, pool_size, stride)
     batch, channels = x.shape[:2]
     out = np.zeros((batch, channels, out_h, out_w), dtype=x.dtype)
-    winners = np.zeros((batch, channels, out_h, out_w, 2), dtype=np.int64)
-    for n in range(batch):
-        for c in range(channels):
-            for i in range(out_h):
-                for j in range(out_w):
-                    window = x[n, c, i * step_h:i * step_h + pool_h, j * step_w:j * step_w + pool_w]
-                    # argmax returns the FIRST maximum in row-major order: with ties (zero background,
-                    # ReLU zeros) exactly one input wins, as in PyTorch
-                    row, col = np.unravel_index(np.argmax(window), window.shape)
-                    out[n, c, i, j] = window[row, col]
-                    winners[n, c, i, j] = (i * step_h + row, j * step_w + col)
+    winners = np.zeros((batch, channels, out_h, out_w), dtype=np.int64)
+    for i in range(out_h):
+        for j in range(out_w):
+            # the window of output position (i, j) in every image and channel, each flattened row by row
+            window = x[:, :, i * step_h:i * step_h + pool_h, j * step_w:j * step_w + pool_w]
+            window = window.reshape(batch, channels, pool_h * pool_w)
+            # argmax returns the FIRST maximum in row-major order: with ties (zero background,
+            # ReLU zeros) exactly one input wins, as in PyTorch
+            winners[:, :, i, j] = window.argmax(axis=2)
+            out[:, :, i, j] = window.max(axis=2)
     cache = (x.shape, winners, pool_size, stride)
     return out, cache
     ### END SOLUTION
@@ -55,17 +56,18 @@ def max_pool_forward(x, pool_size, stride=None):
 def max_pool_backward(dout, cache):
     """dout (N, C, H_out, W_out) -> dx (N, C, H, W): each window's gradient goes to its first maximum only."""
     ### BEGIN SOLUTION
-    x_shape, winners, _, _ = cache
+    x_shape, winners, pool_size, stride = cache
     dx = np.zeros(x_shape, dtype=dout.dtype)
-    batch, channels, out_h, out_w = dout.shape
-    for n in range(batch):
-        for c in range(channels):
-            for i in range(out_h):
-                for j in range(out_w):
-                    row, col = winners[n, c, i, j]
-                    # the max passes its winner through unchanged and ignores the rest;
-                    # += because with overlapping windows one input can win several of them
-                    dx[n, c, row, col] += dout[n, c, i, j]
+    (pool_h, pool_w), (step_h, step_w), (out_h, out_w) = pooled_size(dx, pool_size, stride)
+    batch, channels = x_shape[:2]
+    for i in range(out_h):
+        for j in range(out_w):
+            # the max passes its winner's gradient through unchanged and gives the rest of the window nothing
+            window_gradient = np.zeros((batch, channels, pool_h * pool_w), dtype=dout.dtype)
+            np.put_along_axis(window_gradient, winners[:, :, i, j, None], dout[:, :, i, j, None], axis=2)
+            # += because with overlapping windows one input can win several of them
+            dx[:, :, i * step_h:i * step_h + pool_h, j * step_w:j * step_w + pool_w] += \
+                window_gradient.reshape(batch, channels, pool_h, pool_w)
     return dx
     ### END SOLUTION
 
@@ -80,13 +82,11 @@ def avg_pool_forward(x, pool_size, stride=None):
     (pool_h, pool_w), (step_h, step_w), (out_h, out_w) = pooled_size(x, pool_size, stride)
     batch, channels = x.shape[:2]
     out = np.zeros((batch, channels, out_h, out_w), dtype=x.dtype)
-    for n in range(batch):
-        for c in range(channels):
-            for i in range(out_h):
-                for j in range(out_w):
-                    window = x[n, c, i * step_h:i * step_h + pool_h, j * step_w:j * step_w + pool_w]
-                    # a Python float factor keeps float32 float32
-                    out[n, c, i, j] = window.sum() * (1.0 / (pool_h * pool_w))
+    for i in range(out_h):
+        for j in range(out_w):
+            window = x[:, :, i * step_h:i * step_h + pool_h, j * step_w:j * step_w + pool_w]
+            # a Python float factor keeps float32 float32
+            out[:, :, i, j] = window.sum(axis=(2, 3)) * (1.0 / (pool_h * pool_w))
     cache = (x.shape, pool_size, stride)
     return out, cache
     ### END SOLUTION
@@ -98,13 +98,11 @@ def avg_pool_backward(dout, cache):
     x_shape, pool_size, stride = cache
     dx = np.zeros(x_shape, dtype=dout.dtype)
     (pool_h, pool_w), (step_h, step_w), (out_h, out_w) = pooled_size(dx, pool_size, stride)
-    for n in range(dout.shape[0]):
-        for c in range(dout.shape[1]):
-            for i in range(out_h):
-                for j in range(out_w):
-                    # each of the ph*pw inputs entered the mean with weight 1/(ph*pw);
-                    # += because overlapping windows share inputs
-                    dx[n, c, i * step_h:i * step_h + pool_h, j * step_w:j * step_w + pool_w] += \
-                        dout[n, c, i, j] * (1.0 / (pool_h * pool_w))
+    for i in range(out_h):
+        for j in range(out_w):
+            # each of the ph*pw inputs entered the mean with weight 1/(ph*pw);
+            # += because overlapping windows share inputs
+            dx[:, :, i * step_h:i * step_h + pool_h, j * step_w:j * step_w + pool_w] += \
+                dout[:, :, i, j, None, None] * (1.0 / (pool_h * pool_w))
     return dx
     ### END SOLUTION

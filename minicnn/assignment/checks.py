@@ -1,0 +1,47 @@
+"""The checks as the notebook shows them: every value printed with its error, a failure said in words.
+
+The same comparisons and drawn gradient checks as the grader (graders.py), run in
+the notebook's own process and printed for a person. Every call loads the
+student's files afresh, so a cell run again after an edit checks the edit.
+
+    from minicnn.assignment import checks
+    checks.compare_with_expected("conv")   # each value of the fixed cases against the reference solution's
+    checks.gradient_check("conv")          # the drawn cases against central differences
+"""
+from minicnn.assignment import graders, student
+from minicnn.assignment.cases import GradingFailure, what
+
+
+def compare_with_expected(part_name, directory="."):
+    """Print every value of the part's fixed cases with its relative error to the reference solution's;
+    True when all are right."""
+    try:
+        rows = graders.comparisons(directory, part_name)
+    except GradingFailure as failure:
+        print(f"FAILED: {failure}")
+        return False
+    for number, label, key, error, advice in rows:
+        verdict = "ok" if error <= graders.TOLERANCE else "WRONG"
+        print(f"case {number}  {what(key):<42} relative error {error:.1e}  {verdict}" + (f"  {advice}" if advice else ""))
+    right = all(error <= graders.TOLERANCE for _, _, _, error, _ in rows)
+    if right and part_name == "dropout":
+        right = report(lambda: graders.check_dropout_draws(student.load_module(directory, "dropout")),
+                       "the random masks drop at the rate and rescale what they keep")
+    print(f"every value is right (each error should be below {graders.TOLERANCE:.0e}; a right answer gives about "
+          "1e-15)" if right else "some values are wrong: their lines say WRONG")
+    return right
+
+
+def gradient_check(part_name, directory="."):
+    """Print the outcome of the part's gradient checks on the drawn cases; True when they pass."""
+    return report(lambda: graders.gradient_check(directory, part_name))
+
+
+def report(check, passed_line=None):
+    try:
+        line = check()
+    except GradingFailure as failure:
+        print(f"FAILED: {failure}")
+        return False
+    print(passed_line or line)
+    return True

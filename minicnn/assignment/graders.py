@@ -1,0 +1,176 @@
+"""The grading tests, one function each: it returns a line saying what passed, or raises GradingFailure with
+the line the student reads. grade.py runs each in a process of its own, under a time limit.
+
+Per part:
+- "expected values": the part's functions on the fixed cases saved at make time, against the reference
+  solution's outputs (CS231n's correct_out), with a hint when the mistake is a classic one;
+- "shapes and dtypes": every returned array's shape, float32 kept float32 and float64 float64, and the
+  inputs left as they were;
+- "gradient check" (for the update rules: "drawn settings"): cases drawn by hypothesis, derandomized so
+  that every student gets the same ones, checked with minicnn.gradcheck.
+And "it trains": the student's layers, loss and Adam learn Fashion-MNIST images (training.py).
+"""
+import functools
+import inspect
+import pathlib
+import types
+
+import numpy as np
+
+from minicnn.assignment import cases, drawn, hints, student, training
+from minicnn.assignment.cases import GradingFailure, what
+from minicnn.assignment.parts import PARTS
+from minicnn.gradcheck import relative_error
+
+TOLERANCE = 1e-7   # float64; a right answer differs from the reference by rounding, about 1e-15
+
+
+def expected_path(directory, part):
+    return pathlib.Path(directory, "grading", "expected", f"{part.name}.npz")
+
+
+def fixed_cases(directory, part):
+    path = expected_path(directory, part)
+    if not path.is_file():
+        raise GradingFailure(f"{path} is missing: make the assignment again (minicnn assignment make) to get it back")
+    return cases.load_expected(path)
+
+
+def comparisons(directory, part_name):
+    """Every value of the part's fixed cases, compared: a list of (case number, label, key, relative error, hint),
+    the student's functions run on each case. GradingFailure for what cannot be compared (a stub, a None,
+    a wrong shape)."""
+    part = PARTS[part_name]
+    module = student.load_module(directory, part.module)
+    _, runner = cases.CASES[part_name]
+    rows = []
+    for number, (label, settings, arrays, expected) in enumerate(fixed_cases(directory, part), start=1):
+        got = runner(module, settings, cases.copied(arrays))
+        for key, value in expected.items():
+            problem = cases.shape_problem(key, got.get(key), value.shape)
+            if problem:
+                raise GradingFailure(f"{problem} (case {number}: {label})")
+            error = relative_error(np.asarray(got[key], dtype=np.float64), value)
+            advice = hints.hint(part_name, settings, arrays, key, got[key], value) if error > TOLERANCE else ""
+            rows.append((number, label, key, error, advice))
+    return rows
+
+
+def expected_values(directory, part_name):
+    rows = comparisons(directory, part_name)
+    for number, label, key, error, advice in rows:
+        if not error <= TOLERANCE:
+            raise GradingFailure(f"{what(key)} is wrong on case {number} ({label}): relative error {error:.1e}, "
+                                 f"should be below {TOLERANCE:.0e}" + (f"; {advice}" if advice else ""))
+    if part_name == "dropout":
+        check_dropout_draws(student.load_module(directory, "dropout"))
+    return f"{len(rows)} values on {len({row[0] for row in rows})} fixed cases match the reference solution " \
+           f"(worst relative error {max(row[3] for row in rows):.1e})"
+
+
+def check_dropout_draws(module):
+    """The random part of dropout, which no fixed value can check: the mask's values and how often it drops."""
+    rate, scale = 0.3, 1.0 / (1.0 - 0.3)
+    mask = cases.run(module.dropout_mask, ("mask",), (200, 100), rate, np.random.default_rng(0), np.float32)
+    problem = cases.shape_problem("dropout_mask.mask", mask, (200, 100), np.float32)
+    if problem:
+        raise GradingFailure(problem + " (dropout_mask((200, 100), 0.3, rng, np.float32))")
+    x = np.random.default_rng(1).uniform(1.0, 2.0, (200, 100))
+    out, _ = cases.run(module.dropout_forward, ("out", "cache"), x, rate, True, rng=np.random.default_rng(2))
+    for name, factors in (("dropout_mask's mask", mask), ("dropout_forward's out / x", np.asarray(out) / x)):
+        kept = factors[factors != 0]
+        if kept.size and np.allclose(kept, 1.0):
+            raise GradingFailure(f"{name}: the values kept are not rescaled; inverted dropout multiplies what it "
+                                 f"keeps by 1 / (1 - rate) = {scale:.4g} at rate {rate}, so inference needs no change")
+        if not np.allclose(kept, scale, rtol=1e-6):
+            raise GradingFailure(f"{name} holds values other than 0 and 1 / (1 - rate) = {scale:.4g} at rate {rate}")
+        dropped = 1.0 - kept.size / factors.size
+        if abs(dropped - rate) > 0.02:   # 20000 draws: 0.02 is over 6 standard deviations
+            raise GradingFailure(f"{name} drops {dropped:.1%} of 20000 values at rate {rate}; it should drop each "
+                                 "with probability rate (rng.random(shape) < rate)")
+
+
+def shapes_and_dtypes(directory, part_name):
+    part = PARTS[part_name]
+    module = watched(student.load_module(directory, part.module), part.functions)
+    _, runner = cases.CASES[part_name]
+    checked = 0
+    for number, (label, settings, arrays, expected) in enumerate(fixed_cases(directory, part), start=1):
+        for dtype in (np.float32, np.float64):
+            where = f"(case {number}: {label}, {np.dtype(dtype)})"
+            try:
+                got = runner(module, settings, cases.copied(arrays, dtype))
+            except GradingFailure as failure:
+                raise GradingFailure(f"{failure} {where}") from None
+            for key, value in expected.items():
+                is_loss = key.endswith(".loss")   # one number, whatever its type
+                problem = cases.shape_problem(key, got.get(key), value.shape, None if is_loss else dtype)
+                if problem:
+                    raise GradingFailure(f"{problem} {where}")
+                checked += 1
+    return f"{checked} returned arrays have the right shape and keep float32 and float64, and no input is changed"
+
+
+# arguments a function is meant to change: BatchNorm's running statistics are updated in place
+CHANGED_ON_PURPOSE = {"running_mean", "running_var"}
+
+
+def watched(module, functions):
+    """``module`` with each of ``functions`` wrapped to fail, naming the function and the argument, when an
+    array it was given is changed in place."""
+    def watch(function):
+        names = list(inspect.signature(function).parameters)
+
+        @functools.wraps(function)
+        def watching(*arguments, **keywords):
+            given = dict(zip(names, arguments), **keywords)
+            before = {name: value.copy() for name, value in given.items()
+                      if isinstance(value, np.ndarray) and name not in CHANGED_ON_PURPOSE}
+            result = function(*arguments, **keywords)
+            for name, value in before.items():
+                if not np.array_equal(given[name], value, equal_nan=True):
+                    raise GradingFailure(f"{function.__name__} changed its input {name} in place; leave the inputs "
+                                         f"alone and write into new arrays (no {name} += ..., {name}[...] = ...)")
+            return result
+        return watching
+
+    return types.SimpleNamespace(**{name: watch(getattr(module, name)) if name in functions else getattr(module, name)
+                                    for name in dir(module) if not name.startswith("__")})
+
+
+def gradient_check(directory, part_name):
+    module = student.load_module(directory, PARTS[part_name].module)
+    probe(directory, part_name, module)   # a stub says "not implemented yet" before any check
+    return drawn.check(part_name, module)
+
+
+def probe(directory, part_name, module):
+    """Run the part's functions on its first fixed case, so that a stub or a crash is reported as itself."""
+    label, settings, arrays, _ = fixed_cases(directory, PARTS[part_name])[0]
+    cases.CASES[part_name][1](module, settings, cases.copied(arrays))
+
+
+def it_trains(directory):
+    students = student.load_student(directory)
+    for part in PARTS.values():
+        if expected_path(directory, part).is_file():   # the parts of this assignment; the others are given
+            probe(directory, part.name, getattr(students, part.module))
+    return training.it_trains(students)
+
+
+PART_TESTS = {"expected values": expected_values, "shapes and dtypes": shapes_and_dtypes,
+              "gradient check": gradient_check}
+
+
+def test_names(part):
+    """The names of the part's tests, as points.json and results.json give them."""
+    checks = ["expected values", "shapes and dtypes", "drawn settings" if part.name == "optim" else "gradient check"]
+    return [f"{part.name}: {check}" for check in checks]
+
+
+def run_test(directory, name):
+    """Run the test called ``name`` ("conv: gradient check", "it trains") on the folder: its passing line."""
+    if name == "it trains":
+        return it_trains(directory)
+    part_name, check = name.split(": ", 1)
+    return PART_TESTS["gradient check" if check == "drawn settings" else check](directory, part_name)

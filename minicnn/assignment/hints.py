@@ -1,0 +1,95 @@
+"""What a wrong value most likely comes from: the classic mistakes, each recognised by what it computes.
+
+A hint runs only after a value of the fixed cases was found wrong; it gets the case
+(settings and inputs), which value ("conv_forward.out"), the student's value and the
+expected one, and returns one sentence naming the mistake, or "" when it does not
+recognise it. Each is a test of a consequence the mistake has and a right answer
+has not (a flipped kernel gives the flipped-kernel output, a forgotten 1/N gives N
+times the right gradient...).
+"""
+import numpy as np
+
+from minicnn.gradcheck import relative_error
+from minicnn.reference import conv, normalization
+
+CLOSE = 1e-7
+
+
+def conv_hint(settings, arrays, key, got, expected):
+    if key != "conv_forward.out":
+        return ""
+    padding = settings["padding"] if np.isscalar(settings["padding"]) else tuple(settings["padding"])
+    flipped, _ = conv.conv_forward(arrays["x"], arrays["w"][:, :, ::-1, ::-1], arrays.get("b"), settings["stride"],
+                                   padding)
+    if relative_error(got, flipped) < CLOSE:
+        return ("your convolution flips the kernel: in deep learning a convolution is a cross-correlation, "
+                "each weight w[f, c, p, q] meets the pixel at offset (p, q) of the window, unflipped")
+    return ""
+
+
+def pooling_hint(settings, arrays, key, got, expected):
+    if key == "max_pool_backward.dx" and np.abs(got).sum() > np.abs(expected).sum() * (1 + CLOSE):
+        return ("your max-pooling sends a window's gradient to every tied maximum: only one input is the "
+                "window's output, so only the first maximum (np.argmax's) gets the gradient")
+    return ""
+
+
+def loss_hint(settings, arrays, key, got, expected):
+    batch = len(arrays["labels"])
+    name = "loss" if key.endswith(".loss") else "dlogits"
+    if batch > 1 and relative_error(got, expected * batch) < CLOSE:
+        return (f"your {name} is N = {batch} times too large: the loss is the mean over the batch, so it and its "
+                "gradient carry a factor 1/N")
+    return ""
+
+
+def normalization_hint(settings, arrays, key, got, expected):
+    if key != "batchnorm_backward.dx" or not settings["training"]:
+        return ""
+    # the mean is subtracted, so moving every value of a channel alike changes nothing: dx sums to 0 per channel
+    sums = np.abs(normalization.as_rows(got).sum(axis=0)).max()
+    if sums > 1e-6 * max(np.abs(got).max(), 1e-3):
+        return ("your dx does not sum to zero over each channel, and the right one must (out does not change "
+                "when every value of a channel moves alike): the path through the batch mean is missing")
+    return ""
+
+
+def activations_hint(settings, arrays, key, got, expected):
+    if not key.endswith("_backward.dx"):
+        return ""
+    at_zero = arrays["x"] == 0
+    if at_zero.any() and np.allclose(got[~at_zero], expected[~at_zero], rtol=CLOSE, atol=0):
+        return "it is wrong only where x is exactly 0, where the derivative is taken as 0 (x > 0, not x >= 0)"
+    return ""
+
+
+def optim_hint(settings, arrays, key, got, expected):
+    if settings["rule"] != "adam":
+        return ""
+    options = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0, **settings["settings"]}
+    param, mean, square = arrays["param"], 0.0, 0.0
+    step = int(key.rsplit(" ", 1)[1])
+    for grad in arrays["grads"][:step]:
+        grad = grad + options["weight_decay"] * param
+        mean = options["beta1"] * mean + (1 - options["beta1"]) * grad
+        square = options["beta2"] * square + (1 - options["beta2"]) * grad * grad
+        param = param - options["lr"] * mean / (np.sqrt(square) + options["eps"])
+    if relative_error(got, param) < CLOSE:
+        return ("this is Adam without the bias correction: m and v start at 0, so divide them by "
+                "(1 - beta1^t) and (1 - beta2^t)")
+    return ""
+
+
+HINTS = {"conv": conv_hint, "pool": pooling_hint, "softmax": loss_hint, "batchnorm": normalization_hint,
+         "relu": activations_hint, "optim": optim_hint}
+
+
+def hint(part_name, settings, arrays, key, got, expected):
+    """The sentence naming the likely mistake, or ""; a hint that cannot run on the student's value says nothing."""
+    diagnose = HINTS.get(part_name)
+    if diagnose is None:
+        return ""
+    try:
+        return diagnose(settings, arrays, key, np.asarray(got, dtype=np.float64), np.asarray(expected))
+    except (ValueError, TypeError, IndexError):
+        return ""

@@ -1,0 +1,174 @@
+"""Each classic mistake, planted in an assignment made by `minicnn assignment make`, loses points with a line
+that names it.
+
+A planted student file is the reference module with one function written again, wrong, at its end (a later
+definition replaces the earlier one), as a student's version of that function.
+"""
+import json
+import shutil
+
+import pytest
+
+from minicnn import cli
+from minicnn.assignment.parts import PARTS, REFERENCE_DIRECTORY
+
+WRONG_BIAS_SHAPE = '''
+def dense_backward(dout, cache):
+    x, w, b = cache
+    return dout @ w.T, x.T @ dout, dout.sum(axis=0, keepdims=True)   # (1, units): broadcasting hides it
+'''
+
+MISSING_GRADIENT = '''
+def conv_backward(dout, cache):
+    x, w, b, stride, padding = cache
+    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    dw = np.zeros_like(w)
+    dpadded = np.zeros_like(padded)
+    _, _, kernel_h, kernel_w = w.shape
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            rows, cols = slice(i * stride, i * stride + kernel_h), slice(j * stride, j * stride + kernel_w)
+            dw += np.einsum("nf,nchw->fchw", dout[:, :, i, j], padded[:, :, rows, cols])
+            dpadded[:, :, rows, cols] += np.einsum("nf,fchw->nchw", dout[:, :, i, j], w)
+    return dpadded[:, :, padding:padding + x.shape[2], padding:padding + x.shape[3]], dw   # db forgotten
+'''
+
+BACKWARD_RETURNING_NONE = '''
+def relu_backward(dout, cache):
+    dx = dout * (cache > 0)   # computed, never returned
+'''
+
+FORGETTING_ONE_OVER_N = '''
+def softmax_cross_entropy(logits, labels, label_smoothing=0.0):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    targets = np.full(logits.shape, label_smoothing / logits.shape[1], dtype=logits.dtype)
+    targets[np.arange(len(labels)), labels] += 1.0 - label_smoothing
+    loss = -float((targets * log_probabilities).sum()) / len(labels)
+    return loss, np.exp(log_probabilities) - targets   # the mean's 1/N forgotten in the gradient
+'''
+
+FLIPPED_KERNEL = '''
+reference_conv_forward, reference_conv_backward = conv_forward, conv_backward
+
+
+def conv_forward(x, w, b, stride, padding):
+    # a true convolution, the kernel flipped: forward and backward agree, so no gradient check sees it
+    out, _ = reference_conv_forward(x, w[:, :, ::-1, ::-1], b, stride, padding)
+    return out, (x, w, b, stride, padding)
+
+
+def conv_backward(dout, cache):
+    x, w, b, stride, padding = cache
+    dx, dw, db = reference_conv_backward(dout, (x, w[:, :, ::-1, ::-1], b, stride, padding))
+    return dx, dw[:, :, ::-1, ::-1], db
+'''
+
+EVERY_TIED_MAXIMUM = '''
+def max_pool_forward(x, pool_size, stride=None):
+    (pool_h, pool_w), (step_h, step_w), (out_h, out_w) = pooled_size(x, pool_size, stride)
+    out = np.zeros(x.shape[:2] + (out_h, out_w), dtype=x.dtype)
+    for i in range(out_h):
+        for j in range(out_w):
+            out[:, :, i, j] = x[:, :, i * step_h:i * step_h + pool_h, j * step_w:j * step_w + pool_w].max(axis=(2, 3))
+    return out, (x, pool_size, stride)
+
+
+def max_pool_backward(dout, cache):
+    x, pool_size, stride = cache
+    (pool_h, pool_w), (step_h, step_w), (out_h, out_w) = pooled_size(x, pool_size, stride)
+    dx = np.zeros_like(x)
+    for i in range(out_h):
+        for j in range(out_w):
+            rows, cols = slice(i * step_h, i * step_h + pool_h), slice(j * step_w, j * step_w + pool_w)
+            window = x[:, :, rows, cols]
+            winners = window == window.max(axis=(2, 3), keepdims=True)   # every tied maximum
+            dx[:, :, rows, cols] += winners * dout[:, :, i, j, None, None]
+    return dx
+'''
+
+BATCHNORM_WITHOUT_MEAN_TERM = '''
+def batchnorm_backward(dout, cache):
+    shape, training, centered, inv_std, x_hat, gamma = cache
+    drows = as_rows(dout)
+    dx_hat = drows * gamma
+    if not training:
+        return from_rows(dx_hat * inv_std, shape), (drows * x_hat).sum(axis=0), drows.sum(axis=0)
+    dvariance = -0.5 * (dx_hat * centered).sum(axis=0) * inv_std ** 3
+    dx = dx_hat * inv_std + dvariance * (2.0 / drows.shape[0]) * centered   # the path through the mean forgotten
+    return from_rows(dx, shape), (drows * x_hat).sum(axis=0), drows.sum(axis=0)
+'''
+
+DROPOUT_NOT_RESCALED = '''
+def dropout_mask(shape, rate, rng, dtype):
+    return (rng.random(shape, dtype=dtype) >= rate).astype(dtype)   # no 1 / (1 - rate)
+'''
+
+ADAM_WITHOUT_BIAS_CORRECTION = '''
+def adam(param, grad, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    grad = grad + weight_decay * param
+    state["mean"] = beta1 * state.get("mean", 0.0) + (1.0 - beta1) * grad
+    state["square"] = beta2 * state.get("square", 0.0) + (1.0 - beta2) * grad * grad
+    return param - lr * state["mean"] / (np.sqrt(state["square"]) + eps)
+'''
+
+AN_INPUT_CHANGED_IN_PLACE = '''
+def relu_forward(x):
+    x *= x > 0   # the caller's array is changed
+    return x, x
+'''
+
+# (part, the planted function(s), {test: what its line must say}; a test not named may pass or fail)
+PLANTED = {
+    "wrong bias shape": ("dense", WRONG_BIAS_SHAPE, {
+        "expected values": "dense_backward: db has shape (1, 4), expected (4,)",
+        "shapes and dtypes": "dense_backward: db has shape (1, 4), expected (4,)"}),
+    "missing gradient": ("conv", MISSING_GRADIENT, {
+        "expected values": "conv_backward returned 2 values; it must return (dx, dw, db)",
+        "shapes and dtypes": "conv_backward returned 2 values; it must return (dx, dw, db)"}),
+    "backward returning None": ("relu", BACKWARD_RETURNING_NONE, {
+        "expected values": "relu_backward returned None; it must return dx (is a `return` missing?)",
+        "gradient check": "relu_backward returned None; it must return dx"}),
+    "forgetting the 1/N of the loss": ("softmax", FORGETTING_ONE_OVER_N, {
+        "expected values": "softmax_cross_entropy's dlogits is wrong on case 1 (logits (4, 10), no label smoothing)"
+                           ": relative error",
+        "gradient check": "dlogits (the gradient with respect to the logits) is wrong"}),
+    "a convolution that flips the kernel": ("conv", FLIPPED_KERNEL, {
+        "expected values": "your convolution flips the kernel"}),
+    "max-pooling sending the gradient to every tied maximum": ("pool", EVERY_TIED_MAXIMUM, {
+        "expected values": "your max-pooling sends a window's gradient to every tied maximum"}),
+    "BatchNorm backward missing the mean term": ("batchnorm", BATCHNORM_WITHOUT_MEAN_TERM, {
+        "expected values": "the path through the batch mean is missing",
+        "gradient check": "dx (the gradient with respect to the input) is wrong"}),
+    "dropout not rescaled": ("dropout", DROPOUT_NOT_RESCALED, {
+        "expected values": "dropout_mask's mask: the values kept are not rescaled"}),
+    "Adam without bias correction": ("optim", ADAM_WITHOUT_BIAS_CORRECTION, {
+        "expected values": "this is Adam without the bias correction",
+        "drawn settings": "the parameter after step 1 is wrong"}),
+    "an input changed in place": ("relu", AN_INPUT_CHANGED_IN_PLACE, {
+        "shapes and dtypes": "relu_forward changed its input x in place; leave the inputs alone",
+        "gradient check": "forward changed its input x in place"}),
+}
+
+
+@pytest.mark.parametrize("mistake", PLANTED)
+def test_a_planted_mistake_loses_points_with_a_line_that_names_it(mistake, capsys, tmp_path):
+    part_name, planted, lines = PLANTED[mistake]
+    part = PARTS[part_name]
+    folder = tmp_path / "hw"
+    assert cli.main(["assignment", "make", part_name, "--out", str(folder)]) == 0
+    student_file = folder / "student" / f"{part.module}.py"
+    shutil.copy(REFERENCE_DIRECTORY / f"{part.module}.py", student_file)
+    with open(student_file, "a", encoding="utf-8") as file:
+        file.write("\n" + planted)
+    status = cli.main(["assignment", "grade", str(folder), "--only", part_name, "--json", str(tmp_path / "r.json")])
+    out = capsys.readouterr().out
+    with open(tmp_path / "r.json", encoding="utf-8") as file:
+        tests = {test["name"]: test for test in json.load(file)["tests"]}
+    assert status == 1, out
+    for check, expected in lines.items():
+        test = tests[f"{part_name}: {check}"]
+        assert test["score"] == 0 and expected in test["output"], test
+    if mistake in ("a convolution that flips the kernel", "dropout not rescaled"):
+        # forward and backward agree with each other: only the expected values can see these
+        assert tests[f"{part_name}: gradient check"]["score"] > 0
