@@ -55,6 +55,18 @@ def gemm_peak_gflops(size=2048, repeats=5):
     return 2 * size ** 3 / best / 1e9
 
 
+def cpu_model():
+    """The processor's name as the OS reports it (/proc/cpuinfo's "model name"), else platform's guess."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def timed(function):
     started = time.perf_counter()
     function()
@@ -160,8 +172,9 @@ def main(argv=None):
     torch.set_num_threads(os.cpu_count())
     mc.backend.keep_freed_host_memory()  # as fit() does; PyTorch's CPU tensors come from the same malloc
     peak = gemm_peak_gflops()
-    lines = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-             f"NumPy {np.__version__}, PyTorch {torch.__version__} ({torch.get_num_threads()} threads); "
+    lines = [f"Machine: {cpu_model()}, {os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f} at the start: "
+             f"other processes sharing the cores); NumPy {np.__version__}, minicnn {mc.threads.thread_count()} "
+             f"threads, PyTorch {torch.__version__} ({torch.get_num_threads()} threads); "
              f"float32 GEMM peak measured {peak:.0f} GFLOP/s.", "",
              "| network | batch | train img/s minicnn | train img/s PyTorch | train ratio "
              "| inference img/s minicnn | inference img/s PyTorch | inference ratio "

@@ -1,6 +1,6 @@
 """Max and average pooling, floor mode, any window and stride (windows may overlap)."""
-from minicnn import backend
-from minicnn.layers.base import Layer, positive_pair, window_slices
+from minicnn import backend, threads
+from minicnn.layers.base import Layer, empty_in_layout, positive_pair, window_slices
 
 
 class Pool2D(Layer):
@@ -46,39 +46,88 @@ class MaxPool2D(Pool2D):
     The gradient of a window goes to ONE maximum, the first in row-major
     window order (as PyTorch does). Fashion-MNIST is full of ties (zero
     background), and sending the gradient to every tied maximum multiplies it.
+    A window holding a NaN outputs NaN and its gradient goes to that NaN (the
+    last NaN in window order, if several, as PyTorch's CPU kernel does), so a
+    NaN is never silently dropped from the gradient.
     """
 
     def forward(self, x, training=False):
-        """x (N, C, H, W) -> (N, C, H_out, W_out). Caches x and the output (the window maxima)."""
+        """x (N, C, H, W) -> (N, C, H_out, W_out), laid out in memory as x is.
+
+        Caches x and the output. Training also caches ``winners`` (ph*pw, N, C,
+        H_out, W_out) booleans: for each window offset, where that offset holds its
+        window's first maximum; computed here once, in the same pass over the
+        channels as the maxima, so the backward is one multiply per offset.
+        """
         self.check_input(x)
-        xp = backend.xp
-        out = None
-        for rows, cols in self.window_slices():
-            out = x[:, :, rows, cols].copy() if out is None else xp.maximum(out, x[:, :, rows, cols], out=out)
+        out = empty_in_layout((x.shape[0],) + self.output_shape, like=x)
+        offsets = list(self.window_slices())
+        self.winners = empty_in_layout(out.shape, like=out, dtype=bool, outer=(len(offsets),)) if training else None
+
+        def pool_channels(start, stop):
+            part = out[:, start:stop]
+            for index, (rows, cols) in enumerate(offsets):
+                window = x[:, start:stop, rows, cols]
+                if index == 0:
+                    part[...] = window
+                else:
+                    backend.xp.maximum(part, window, out=part)
+            if training:
+                self.mark_first_maxima(x[:, start:stop], part, self.winners[:, :, start:stop], offsets)
+
+        threads.in_parallel(x.shape[1], pool_channels)
         self.x, self.out = x, out
         return out
 
-    def backward(self, dout):
-        """dout (N, C, H_out, W_out) -> dx (N, C, H, W), non-zero only at each window's first maximum.
-
-        Offsets are visited in row-major window order; ``unclaimed`` marks the
-        windows whose maximum has not been found yet, so a later tie gets nothing.
-        """
+    @staticmethod
+    def mark_first_maxima(x, out, winners, offsets):
+        """winners[k] = offset k holds its window's first maximum (or, in a window with a NaN, the last NaN)."""
         xp = backend.xp
-        dx = xp.zeros(self.x.shape, dtype=dout.dtype)
-        overlapping = self.step_h < self.pool_size[0] or self.step_w < self.pool_size[1]
         unclaimed = None
-        for rows, cols in self.window_slices():
-            winner = self.x[:, :, rows, cols] == self.out
+        for index, (rows, cols) in enumerate(offsets):
+            winner = winners[index]
+            xp.equal(x[:, :, rows, cols], out, out=winner)
             if unclaimed is None:
                 unclaimed = ~winner
             else:
                 winner &= unclaimed
                 unclaimed ^= winner  # winner is a subset of unclaimed: this removes it
-            if overlapping:
-                dx[:, :, rows, cols] += dout * winner  # a position in several windows sums their shares
-            else:
-                xp.multiply(dout, winner, out=dx[:, :, rows, cols])  # each position in one window: write in place
+        if unclaimed.any():   # only a window whose maximum is NaN equals none of its values
+            for index in reversed(range(len(offsets))):
+                rows, cols = offsets[index]
+                nan_here = xp.isnan(x[:, :, rows, cols]) & unclaimed
+                winners[index] |= nan_here
+                unclaimed ^= nan_here
+
+    def backward(self, dout):
+        """dout (N, C, H_out, W_out) -> dx (N, C, H, W), non-zero only at each window's first maximum.
+
+        One multiply of dout by each offset's cached winners, written in place
+        where the windows do not overlap (added where they do).
+        """
+        self.check_output_gradient(dout)
+        offsets = list(self.window_slices())
+        if self.winners is None:   # the forward was an inference one
+            self.winners = empty_in_layout(self.out.shape, like=self.out, dtype=bool, outer=(len(offsets),))
+            self.mark_first_maxima(self.x, self.out, self.winners, offsets)
+        dx = empty_in_layout(self.x.shape, like=self.x, dtype=dout.dtype)
+        overlapping = self.step_h < self.pool_size[0] or self.step_w < self.pool_size[1]
+        # positions that no window reaches (floor mode's leftover rows, or a stride longer than the window)
+        uncovered = any((size - pool) % step or step > pool for size, step, pool in
+                        zip(self.input_shape[1:], (self.step_h, self.step_w), self.pool_size))
+
+        def route_channels(start, stop):
+            part, gradient = dx[:, start:stop], dout[:, start:stop]
+            if uncovered or overlapping:
+                part.fill(0)
+            for index, (rows, cols) in enumerate(offsets):
+                winner = self.winners[index, :, start:stop]
+                if overlapping:
+                    part[:, :, rows, cols] += gradient * winner  # a position in several windows sums their shares
+                else:
+                    backend.xp.multiply(gradient, winner, out=part[:, :, rows, cols])
+
+        threads.in_parallel(dout.shape[1], route_channels)
         return dx
 
 
@@ -100,6 +149,7 @@ class AvgPool2D(Pool2D):
 
     def backward(self, dout):
         """dout (N, C, H_out, W_out) -> dx (N, C, H, W)."""
+        self.check_output_gradient(dout)
         xp = backend.xp
         share = dout * (1.0 / (self.pool_size[0] * self.pool_size[1]))
         dx = xp.zeros(self.x_shape, dtype=dout.dtype)
