@@ -3,18 +3,24 @@
 Inside a training or inference step (``Sequential.forward`` and ``backward`` enter
 ``step_threads()``), every layer splits its work into ``thread_count()`` pieces (over
 channels, or over the columns of a matrix product) and runs them on that many
-threads: NumPy releases the GIL inside its loops, and two threads double the memory
-bandwidth of the memory-bound passes that are most of a step (a 51 MB copy 10.2 ->
-4.7 ms on two cores). For the same step, BLAS is held at one thread through
-threadpoolctl: an idle OpenBLAS worker spins after each call and steals a core from
-the next threaded NumPy pass (measured: keeping BLAS at one thread took the flagship's
-step from 68.5 to 44.4 ms at batch 64). On exit from the step the BLAS setting is put
-back, so a program that uses minicnn beside other libraries keeps its own BLAS threads.
-Outside a step (a layer called on its own) nothing is split and BLAS is left alone.
-On cupy nothing is split either: the GPU has its own parallelism.
+threads: NumPy releases the GIL inside its loops, so the memory-bound passes that
+are most of a step get the bandwidth of every core. For the same step, BLAS is
+held at one thread through threadpoolctl: an idle OpenBLAS worker spins after each
+call and steals a core from the next threaded NumPy pass. Measured with
+``python benchmarks/techniques.py`` (AMD EPYC, 2 cores shared with other sessions,
+load average 5.6), the flagship's training step at batch 512: 4935 ms with BLAS's
+own two threads and none of ours, 6660 ms with ours beside BLAS's, 1641 ms with
+ours and BLAS at one thread (3.0x and 4.1x).
 
-The number of threads: ``set_threads(n)``, else the environment variable
-``MINICNN_THREADS``, else the number of cores this process may run on.
+On exit from the step the BLAS setting is put back, so a program that uses minicnn
+beside other libraries keeps its own BLAS threads. Outside a step (a layer called
+on its own) nothing is split and BLAS is left alone. On cupy nothing is split
+either: the GPU has its own parallelism. Our worker threads wait on a queue
+between steps; they never spin.
+
+The number of threads: ``set_threads(n)`` (``minicnn.set_threads``), else the
+environment variable ``MINICNN_THREADS``, else the number of cores this process
+may run on. One thread means no threads of ours and BLAS left as it is.
 """
 import os
 from concurrent.futures import ThreadPoolExecutor

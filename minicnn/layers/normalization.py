@@ -21,6 +21,17 @@ class BatchNorm(Layer):
     running statistics move towards the batch ones.
     Inference: the same with the running statistics.
     momentum and eps default to the chosen convention's values (see CONVENTIONS).
+
+    Reference twin: minicnn/reference/normalization.py (the staged backward).
+    Tricks, measured with ``python benchmarks/techniques.py`` (AMD EPYC, 2 shared
+    cores, the flagship's first BatchNorm at batch 512):
+    - Each channel's values as one row of a (C, N*H*W) view (no copy: the
+      convolution's output is batch-innermost), so every statistic is a row
+      reduction and each thread takes whole channels: no partial sums to combine.
+    - Row sums as rows @ ones: 17.5 -> 14.0 ms against rows.sum(1) (1.25x),
+      16.5 -> 14.0 ms against the earlier einsum (1.18x).
+    - Normalize and backward with out= into fresh or reused buffers, no
+      temporaries: 32.7 -> 24.8 ms for (x - mean) * inv_std (1.32x).
     """
 
     def __init__(self, momentum=None, eps=None, convention="pytorch", name=None):

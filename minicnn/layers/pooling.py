@@ -49,6 +49,19 @@ class MaxPool2D(Pool2D):
     A window holding a NaN outputs NaN and its gradient goes to that NaN (the
     last NaN in window order, if several, as PyTorch's CPU kernel does), so a
     NaN is never silently dropped from the gradient.
+
+    Reference twin: minicnn/reference/pooling.py (an argmax per window). Tricks,
+    measured with ``python benchmarks/techniques.py`` (AMD EPYC, 2 shared cores,
+    batch 512, the flagship's first pooling layer):
+    - The maxima by ``maximum`` over the window offsets, one strided pass each.
+    - The gradient scattered by multiplying dout with each offset's boolean
+      winner mask, written in place: 140.8 -> 16.3 ms for one offset against
+      ``np.add(..., where=mask)`` (8.6x).
+    - The first-maximum masks computed once per step, in the training forward
+      (measured neutral, 188.8 -> 188.6 ms for forward + backward, against
+      finding them in the backward; kept so that the backward is only multiplies).
+    - Output and gradient laid out in memory as the input is (batch innermost
+      after a fast convolution); the work split over channels on the step's threads.
     """
 
     def forward(self, x, training=False):
