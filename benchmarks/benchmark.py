@@ -160,6 +160,9 @@ def main(argv=None):
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[64, 512])
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; the median is reported")
     parser.add_argument("--images-per-round", type=int, default=1024, help="at least this many images a round")
+    parser.add_argument("--threads", type=int, help="threads for both libraries (default: minicnn's choice, "
+                        "PyTorch as many as cores); 1 also holds NumPy's BLAS at one thread: a per-core comparison "
+                        "that suffers less when other processes share the cores")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
     parser.add_argument("--out", help="also write the Markdown table to this file")
     parser.add_argument("--memory-probe", nargs=4, help=argparse.SUPPRESS)
@@ -169,7 +172,12 @@ def main(argv=None):
         return memory_probe(library, name, int(batch_size), int(steps))
 
     import torch
-    torch.set_num_threads(os.cpu_count())
+    torch.set_num_threads(arguments.threads or os.cpu_count())
+    if arguments.threads:
+        mc.set_threads(arguments.threads)
+    if arguments.threads == 1:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1, user_api="blas")
     mc.backend.keep_freed_host_memory()  # as fit() does; PyTorch's CPU tensors come from the same malloc
     peak = gemm_peak_gflops()
     lines = [f"Machine: {cpu_model()}, {os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f} at the start: "

@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 import minicnn as mc
-from minicnn import layers, threads
+from minicnn import threads
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchmark import cpu_model  # noqa: E402
@@ -139,25 +139,7 @@ def main(argv=None):
     report("max-pool backward, one window offset: scatter by multiplying with the mask",
            "add where=mask", "multiply by mask", medians)
 
-    # 4. max-pool: first-maximum winners found in the backward against found once in the forward
-    pool = layers.MaxPool2D()
-    pool.build((32, 28, 28))
-    output_gradient = np.ones((batch, 32, 14, 14), np.float32)
-
-    def winners_in_backward():   # the previous layer: an inference forward leaves them to the backward
-        pool.forward(activation, training=False)
-        pool.backward(output_gradient)
-
-    def winners_in_forward():
-        pool.forward(activation, training=True)
-        pool.backward(output_gradient)
-
-    medians = side_by_side({"winners in backward": winners_in_backward, "winners in forward": winners_in_forward},
-                           rounds)
-    report("max-pool forward + backward: first-maximum mask computed once, in the forward pass over the windows",
-           "winners in backward", "winners in forward", medians)
-
-    # 5. per-channel sums: rows.sum(1), einsum, and a product with a ones vector
+    # 4. per-channel sums: rows.sum(1), einsum, and a product with a ones vector
     rows = activation.transpose(1, 0, 2, 3).copy().reshape(32, -1)
     ones = np.ones(rows.shape[1], np.float32)
     medians = side_by_side({"rows.sum(1)": lambda: rows.sum(axis=1),
@@ -166,7 +148,7 @@ def main(argv=None):
     report("BatchNorm per-channel sum of a (32, N*28*28) array", "rows.sum(1)", "rows @ ones", medians)
     report("... against einsum (the previous layer's way)", "einsum", "rows @ ones", medians)
 
-    # 6. out= into reused buffers against fresh temporaries (BatchNorm's normalize)
+    # 5. out= into reused buffers against fresh temporaries (BatchNorm's normalize)
     mean, scale = rows.mean(axis=1), np.float32(1.5) * np.ones(32, np.float32)
     hat = np.empty_like(rows)
 

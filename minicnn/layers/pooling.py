@@ -57,9 +57,10 @@ class MaxPool2D(Pool2D):
     - The gradient scattered by multiplying dout with each offset's boolean
       winner mask, written in place: 140.8 -> 16.3 ms for one offset against
       ``np.add(..., where=mask)`` (8.6x).
-    - The first-maximum masks computed once per step, in the training forward
-      (measured neutral, 188.8 -> 188.6 ms for forward + backward, against
-      finding them in the backward; kept so that the backward is only multiplies).
+    - The first-maximum masks found once for all offsets, in the backward, by
+      the same thread that then routes that channel range's gradient. Finding
+      them in the training forward instead was tried and dropped: 188.8 -> 188.6
+      ms for forward + backward at batch 512, 16.5 -> 17.5 ms at batch 64.
     - Output and gradient laid out in memory as the input is (batch innermost
       after a fast convolution); the work split over channels on the step's threads.
     """
@@ -67,15 +68,11 @@ class MaxPool2D(Pool2D):
     def forward(self, x, training=False):
         """x (N, C, H, W) -> (N, C, H_out, W_out), laid out in memory as x is.
 
-        Caches x and the output. Training also caches ``winners`` (ph*pw, N, C,
-        H_out, W_out) booleans: for each window offset, where that offset holds its
-        window's first maximum; computed here once, in the same pass over the
-        channels as the maxima, so the backward is one multiply per offset.
+        Caches x and the output (the window maxima).
         """
         self.check_input(x)
         out = empty_in_layout((x.shape[0],) + self.output_shape, like=x)
         offsets = list(self.window_slices())
-        self.winners = empty_in_layout(out.shape, like=out, dtype=bool, outer=(len(offsets),)) if training else None
 
         def pool_channels(start, stop):
             part = out[:, start:stop]
@@ -85,8 +82,6 @@ class MaxPool2D(Pool2D):
                     part[...] = window
                 else:
                     backend.xp.maximum(part, window, out=part)
-            if training:
-                self.mark_first_maxima(x[:, start:stop], part, self.winners[:, :, start:stop], offsets)
 
         threads.in_parallel(x.shape[1], pool_channels)
         self.x, self.out = x, out
@@ -115,14 +110,14 @@ class MaxPool2D(Pool2D):
     def backward(self, dout):
         """dout (N, C, H_out, W_out) -> dx (N, C, H, W), non-zero only at each window's first maximum.
 
-        One multiply of dout by each offset's cached winners, written in place
-        where the windows do not overlap (added where they do).
+        For each window offset, the positions where it holds its window's first
+        maximum (``winners``, booleans, found once for all offsets); then one
+        multiply of dout by each offset's winners, written in place where the
+        windows do not overlap (added where they do).
         """
         self.check_output_gradient(dout)
         offsets = list(self.window_slices())
-        if self.winners is None:   # the forward was an inference one
-            self.winners = empty_in_layout(self.out.shape, like=self.out, dtype=bool, outer=(len(offsets),))
-            self.mark_first_maxima(self.x, self.out, self.winners, offsets)
+        winners = empty_in_layout(self.out.shape, like=self.out, dtype=bool, outer=(len(offsets),))
         dx = empty_in_layout(self.x.shape, like=self.x, dtype=dout.dtype)
         overlapping = self.step_h < self.pool_size[0] or self.step_w < self.pool_size[1]
         # positions that no window reaches (floor mode's leftover rows, or a stride longer than the window)
@@ -131,10 +126,12 @@ class MaxPool2D(Pool2D):
 
         def route_channels(start, stop):
             part, gradient = dx[:, start:stop], dout[:, start:stop]
+            self.mark_first_maxima(self.x[:, start:stop], self.out[:, start:stop], winners[:, :, start:stop],
+                                   offsets)
             if uncovered or overlapping:
                 part.fill(0)
             for index, (rows, cols) in enumerate(offsets):
-                winner = self.winners[index, :, start:stop]
+                winner = winners[index, :, start:stop]
                 if overlapping:
                     part[:, :, rows, cols] += gradient * winner  # a position in several windows sums their shares
                 else:
