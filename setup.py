@@ -3,7 +3,8 @@ from setuptools import find_packages, setup
 with open("README.md", encoding="utf-8") as readme:
     long_description = readme.read()
 
-# matplotlib draws every run's figures, so the `minicnn` command needs it; the rest is imported where needed
+# matplotlib draws every run's figures, so the `minicnn` command needs it; threadpoolctl holds BLAS at one thread
+# during a step (minicnn.threads); the rest is imported where needed
 figures = ["scikit-learn>=1.3", "tqdm>=4.60"]
 # `minicnn sweep` runs configurations with joblib on this machine, or on a Dask cluster with --dask
 sweep = ["joblib>=1.3"]
@@ -21,7 +22,7 @@ setup(
     long_description_content_type="text/markdown",
     packages=find_packages(include=["minicnn", "minicnn.*"]),
     python_requires=">=3.10",
-    install_requires=["numpy>=1.24", "matplotlib>=3.7"],
+    install_requires=["numpy>=1.24", "matplotlib>=3.7", "threadpoolctl>=3.1"],
     extras_require={
         "cuda12": ["cupy-cuda12x"],
         "cuda13": ["cupy-cuda13x"],

@@ -56,6 +56,18 @@ def gemm_peak_gflops(size=2048, repeats=5):
     return 2 * size ** 3 / best / 1e9
 
 
+def cpu_model():
+    """The processor's name as the OS reports it (/proc/cpuinfo's "model name"), else platform's guess."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def timed(function):
     started = time.perf_counter()
     function()
@@ -149,6 +161,9 @@ def main(argv=None):
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[64, 512])
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; the median is reported")
     parser.add_argument("--images-per-round", type=int, default=1024, help="at least this many images a round")
+    parser.add_argument("--threads", type=int, help="threads for both libraries (default: minicnn's choice, "
+                        "PyTorch as many as cores); 1 also holds NumPy's BLAS at one thread: a per-core comparison "
+                        "that suffers less when other processes share the cores")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
     parser.add_argument("--out", help="also write the Markdown table to this file")
     parser.add_argument("--memory-probe", nargs=4, help=argparse.SUPPRESS)
@@ -163,11 +178,17 @@ def main(argv=None):
         return memory_probe(library, name, int(batch_size), int(steps))
 
     import torch
-    torch.set_num_threads(os.cpu_count())
+    torch.set_num_threads(arguments.threads or os.cpu_count())
+    if arguments.threads:
+        mc.set_threads(arguments.threads)
+    if arguments.threads == 1:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1, user_api="blas")
     mc.backend.keep_freed_host_memory()  # as fit() does; PyTorch's CPU tensors come from the same malloc
     peak = gemm_peak_gflops()
-    lines = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-             f"NumPy {np.__version__}, PyTorch {torch.__version__} ({torch.get_num_threads()} threads); "
+    lines = [f"Machine: {cpu_model()}, {os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f} at the start: "
+             f"other processes sharing the cores); NumPy {np.__version__}, minicnn {mc.threads.thread_count()} "
+             f"threads, PyTorch {torch.__version__} ({torch.get_num_threads()} threads); "
              f"float32 GEMM peak measured {peak:.0f} GFLOP/s.", "",
              "| network | batch | train img/s minicnn | train img/s PyTorch | train ratio "
              "| inference img/s minicnn | inference img/s PyTorch | inference ratio "

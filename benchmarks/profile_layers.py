@@ -13,6 +13,7 @@ launched, not of queueing them; the whole step is also timed end to end (its
 kernels then overlap the next launches, so it can be less than the sum).
 """
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -21,6 +22,9 @@ import numpy as np
 
 import minicnn as mc
 from minicnn import zoo
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchmark import cpu_model  # noqa: E402
 from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.optim import Adam
 
@@ -68,17 +72,19 @@ def profile(name, batch_size, repeats):
     model, x, labels, loss, optimizer = training_setup(name, batch_size)
     model.layers[0].skip_input_gradient = True  # as in training: nothing needs the gradient of the images
     inputs = [x]
-    for layer in model.layers:  # one real step first: every cache and buffer exists
-        inputs.append(layer.forward(inputs[-1], training=True))
-    loss.forward(inputs[-1], labels)
-    gradients = [loss.backward()]
-    for layer in reversed(model.layers):
-        gradients.append(layer.backward(gradients[-1]))
+    with mc.threads.step_threads():
+        for layer in model.layers:  # one real step first: every cache and buffer exists
+            inputs.append(layer.forward(inputs[-1], training=True))
+        loss.forward(inputs[-1], labels)
+        gradients = [loss.backward()]
+        for layer in reversed(model.layers):
+            gradients.append(layer.backward(gradients[-1]))
     gradients = gradients[::-1]  # gradients[i + 1] is what layer i's backward receives
     rows = []
     for index, layer in enumerate(model.layers):
-        forward = median_ms(lambda: layer.forward(inputs[index], training=True), repeats)
-        backward = median_ms(lambda: layer.backward(gradients[index + 1]), repeats)
+        with mc.threads.step_threads():   # the threads and BLAS setting of a real step
+            forward = median_ms(lambda: layer.forward(inputs[index], training=True), repeats)
+            backward = median_ms(lambda: layer.backward(gradients[index + 1]), repeats)
         rows.append((f"{layer.name} ({type(layer).__name__})", forward, backward))
     rows.append(("loss", median_ms(lambda: loss.forward_array(inputs[-1], labels), repeats),
                  median_ms(loss.backward, repeats)))
@@ -95,6 +101,8 @@ def main(argv=None):
     arguments = parser.parse_args(argv)
     mc.set_backend(arguments.backend)
     mc.backend.keep_freed_host_memory()  # as fit() does
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; minicnn threads {mc.threads.thread_count()}; "
+          f"load average {os.getloadavg()[0]:.1f} at the start")
     for batch_size in arguments.batch_sizes:
         rows = profile(arguments.network, batch_size, arguments.repeats)
         total = sum(forward + backward for _, forward, backward in rows)

@@ -4,7 +4,7 @@ import zipfile
 
 import numpy as np
 
-from minicnn import backend
+from minicnn import backend, threads
 from minicnn.files import atomic_write
 from minicnn.layers import LAYER_CLASSES
 from minicnn.layers.base import check_initializer
@@ -56,8 +56,9 @@ class Sequential:
         """x (N, *input_shape) -> logits (N, *output_shape), in the model's dtype."""
         x = backend.to_device(x, dtype=self.dtype)
         self.last_batch_size = x.shape[0]
-        for layer in self.layers:
-            x = layer.forward(x, training=training)
+        with threads.step_threads():   # the layers' own threads, BLAS at one thread; restored on return
+            for layer in self.layers:
+                x = layer.forward(x, training=training)
         return x
 
     def backward(self, dlogits, input_gradient=True):
@@ -77,8 +78,9 @@ class Sequential:
         self.layers[0].skip_input_gradient = not input_gradient
         gradient = dlogits   # d(loss)/d(each layer's output), from the last layer back to the input
         try:
-            for layer in reversed(self.layers):
-                gradient = layer.backward(gradient)
+            with threads.step_threads():
+                for layer in reversed(self.layers):
+                    gradient = layer.backward(gradient)
         finally:
             self.layers[0].skip_input_gradient = False
         return gradient

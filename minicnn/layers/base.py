@@ -77,7 +77,7 @@ class Layer:
         return {"name": self.name}
 
     def check_input(self, x):
-        """Raise a ValueError naming this layer if ``x`` is not (N, *input_shape)."""
+        """Raise a ValueError naming this layer if ``x`` is not (N, *input_shape); remember N for backward."""
         if not self.built:
             raise ValueError(f"{type(self).__name__} '{self.name}' is not built: call build(input_shape) first")
         if tuple(x.shape[1:]) != self.input_shape or x.ndim != len(self.input_shape) + 1:
@@ -86,6 +86,18 @@ class Layer:
                 f"{type(self).__name__} '{self.name}' expected input of shape "
                 f"({', '.join(map(str, expected))}), got {tuple(x.shape)}"
             )
+        self.batch_size = x.shape[0]
+
+    def check_output_gradient(self, dout):
+        """Raise a ValueError naming this layer unless ``dout`` is shaped like the last forward's output."""
+        batch = getattr(self, "batch_size", None)
+        if batch is None:
+            raise ValueError(f"{type(self).__name__} '{self.name}': backward before any forward; "
+                             "run forward(x, training=True) first")
+        if dout.shape != (batch,) + self.output_shape:
+            expected = (batch,) + self.output_shape
+            raise ValueError(f"{type(self).__name__} '{self.name}' backward expected dout of shape {expected} "
+                             f"(the last forward's output), got {tuple(dout.shape)}")
 
     def new_param(self, host_array):
         """A parameter on the active backend in the layer's dtype."""
@@ -159,3 +171,61 @@ def initial_weight_and_bias(weight_shape, bias_size, init, rng):
         return rng.uniform(-limit, limit, size=weight_shape), np.zeros(bias_size)
     bound = 1.0 / np.sqrt(fan_in)
     return rng.uniform(-bound, bound, size=weight_shape), rng.uniform(-bound, bound, size=bias_size)
+
+
+def memory_order(array):
+    """The axes of ``array`` from the largest stride to the smallest: (0, 1, 2, 3) for C order,
+    (1, 2, 3, 0) for a batch-innermost (N, C, H, W) view of (C, H, W, N) memory."""
+    return tuple(sorted(range(array.ndim), key=lambda axis: -abs(array.strides[axis])))
+
+
+def empty_in_layout(shape, like, dtype=None, outer=()):
+    """An uninitialised array of ``outer + shape`` whose memory is laid out in ``like``'s axis order
+    (``outer`` axes, if any, outermost).
+
+    The layers pass (N, C, H, W) arrays whose memory is batch-innermost; a layer's
+    output or gradient made this way keeps that order, so that the next element-wise
+    pass reads and writes its operands in the same order, in long runs.
+    """
+    order = memory_order(like)
+    memory = backend.xp.empty(tuple(outer) + tuple(shape[axis] for axis in order), dtype=dtype or like.dtype)
+    inverse = sorted(range(len(order)), key=lambda position: order[position])
+    return memory.transpose(tuple(range(len(outer))) + tuple(len(outer) + axis for axis in inverse))
+
+
+def channel_rows(array):
+    """(C, M) view of an (N, C, H, W) or (N, D) array: one row per channel, its N*H*W values in a row.
+
+    A view (no copy) when the memory is channel-major with the batch innermost, as the
+    fast layers make it; any other layout is copied into that order.
+    """
+    if array.ndim == 2:
+        return array.T
+    rows = array.transpose(1, 2, 3, 0)
+    return rows.reshape(rows.shape[0], -1)   # reshape copies only if rows is not contiguous
+
+
+def from_channel_rows(rows, shape):
+    """The (N, C, H, W) or (N, D) view of a (C, M) array laid out as channel_rows makes it."""
+    if len(shape) == 2:
+        return rows.T
+    batch, channels, height, width = shape
+    return rows.reshape(channels, height, width, batch).transpose(3, 0, 1, 2)
+
+
+def flat_views(*arrays):
+    """1-D views of ``arrays`` in their common memory order, if each is contiguous in the same axis order.
+
+    Element k of every view is then the same (n, c, h, w), so an element-wise pass can
+    be cut into ranges for threads. None when the layouts differ or have gaps.
+    """
+    order = memory_order(arrays[0])
+    views = []
+    for array in arrays:
+        if array.shape != arrays[0].shape or memory_order(array) != order:
+            return None
+        ordered = array.transpose(order)
+        if not ordered.flags.c_contiguous:
+            return None
+        views.append(ordered.reshape(-1))
+    return views

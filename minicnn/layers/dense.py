@@ -1,5 +1,5 @@
 """Fully connected layer and the Flatten that feeds it."""
-from minicnn.layers.base import Layer, check_initializer, initial_weight_and_bias
+from minicnn.layers.base import Layer, check_initializer, empty_in_layout, initial_weight_and_bias
 
 
 class Dense(Layer):
@@ -40,6 +40,7 @@ class Dense(Layer):
 
     def backward(self, dout):
         """dout (N, units) -> dx (N, D); dW = x^T dout, db = sum over the batch of dout."""
+        self.check_output_gradient(dout)
         self.grads["W"] = self.x.T @ dout
         if self.use_bias:
             self.grads["b"] = dout.sum(axis=0)
@@ -56,8 +57,15 @@ class Flatten(Layer):
         return (size,)
 
     def forward(self, x, training=False):
+        """x (N, *input_shape) -> (N, D). Keeps a one-sample view of x for its memory layout."""
         self.check_input(x)
+        self.input_template = x[:1]
         return x.reshape(x.shape[0], -1)
 
     def backward(self, dout):
-        return dout.reshape((dout.shape[0],) + self.input_shape)
+        """dout (N, D) -> dx (N, *input_shape), laid out in memory as the input was (batch innermost after a
+        fast convolution), so that the layer below reads its gradient in the order of its own arrays."""
+        self.check_output_gradient(dout)
+        dx = empty_in_layout((dout.shape[0],) + self.input_shape, like=self.input_template, dtype=dout.dtype)
+        dx[...] = dout.reshape(dx.shape)
+        return dx

@@ -33,4 +33,5 @@ class Dropout(Layer):
         return x * self.mask
 
     def backward(self, dout):
+        self.check_output_gradient(dout)
         return dout if self.mask is None else dout * self.mask
