@@ -131,7 +131,9 @@ def command_evaluate(arguments):
                          f"of its run with --pca" + (f" {beside}" if os.path.exists(beside) else " RUN_DIR/pca.npz"))
     if len(model.input_shape) != 1 and pca is not None:
         raise UsageError(f"{arguments.model} takes images {model.input_shape}, not PCA features: drop --pca")
-    (_, _), (x_test, y_test) = data.load_fashion_mnist(arguments.data_dir)
+    data_source = os.path.abspath(data.locate_fashion_mnist(arguments.data_dir))
+    print(f"data: Fashion-MNIST from {data_source}")
+    (_, _), (x_test, y_test) = data.load_fashion_mnist(data_source)
     if arguments.limit:
         x_test, y_test = x_test[:arguments.limit], y_test[:arguments.limit]
     if pca is not None:
@@ -400,7 +402,8 @@ def build_parser():
     evaluation = command("evaluate", command_evaluate, "evaluate a saved model.npz on the test set and print "
                          "its classification report")
     evaluation.add_argument("model", metavar="MODEL.npz", help="a model saved by minicnn (a run's model.npz)")
-    evaluation.add_argument("--data-dir", default=None, help="where the Fashion-MNIST IDX files are (default: search)")
+    evaluation.add_argument("--data-dir", default=None,
+                            help="where the Fashion-MNIST IDX files are, or are downloaded to (default: search)")
     evaluation.add_argument("--limit", type=positive_int, default=None, help="only the first LIMIT test images")
     evaluation.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=None,
                             help="standardize the pixels as in training (default: as the run's config.json beside "

@@ -112,7 +112,8 @@ def load_splits(data_dir=None, val_fraction=0.2, seed=0, limit=None):
     """Fashion-MNIST as training, validation and test images.
 
     Inputs:
-    - data_dir: where the IDX files are; None searches (see data.load_fashion_mnist).
+    - data_dir: where the IDX files are (they are downloaded into it if missing); None searches
+      (see data.load_fashion_mnist).
     - val_fraction: the share of the 60,000 training images held out, stratified by class.
     - seed: picks the validation images.
     - limit: a quick try: the first ``limit`` training images and at most as many
@@ -253,7 +254,8 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     - seed: seeds the split, the initial weights, the shuffling, dropout and augmentation.
     - out_dir: where checkpoint.npz (after every epoch) and report.write_run's files
       go, plus pca.npz and pca_variance.png for a PCA recipe; None writes nothing.
-    - data_dir: where the Fashion-MNIST files are (None: search).
+    - data_dir: where the Fashion-MNIST files are, or go when downloaded (None: search); config.json
+      records the directory they really came from.
     - limit: a quick try: this many training images, at most as many validation and test images.
     - backend_name: "numpy" or "cupy"; None keeps the active backend.
     - resume: continue from out_dir/checkpoint.npz, which must exist and belong to the
@@ -272,7 +274,12 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     checkpoint = checkpoint_for(out_dir, resume, overwrite)
     if backend_name:
         backend.set_backend(backend_name)
-    splits = load_splits(data_dir, recipe["val_fraction"], seed, limit)
+    # the directory the data really comes from, printed and recorded: a --data-dir given is used or refused,
+    # never replaced by another copy
+    data_source = os.path.abspath(data.locate_fashion_mnist(data_dir))
+    if verbose:
+        print(f"data: Fashion-MNIST from {data_source}", flush=True)
+    splits = load_splits(data_source, recipe["val_fraction"], seed, limit)
     (train, val, test), pca = prepare_inputs(splits, recipe)
     if pca and verbose:
         print(f"PCA: {len(pca.components)} components keep {pca.variance:.0%} of the variance "
@@ -304,7 +311,7 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
         # the command that made the run: the caller's (the `minicnn` command gives its own), else this process's
         command = (extra_config or {}).get("command") or shlex.join(["python"] + sys.argv)
         config = dict(extra_config or {}, command=command, network=name, recipe=recipe, seed=seed,
-                      backend=backend.name, limit=limit, data_dir=data_dir, out_dir=out_dir, resume=resume,
+                      backend=backend.name, limit=limit, data_dir=data_source, out_dir=out_dir, resume=resume,
                       pca_components=len(pca.components) if pca else None, parameters=list(model.count_params()),
                       epochs_run=len(history["epoch"]),
                       best_epoch=best_epoch, best_val_accuracy=best_val_accuracy,
@@ -362,7 +369,8 @@ def add_training_arguments(parser):
                         help="train this many epochs instead of the recipe's")
     parser.add_argument("--limit", type=positive_int, default=None,
                         help="a quick try: use only this many training images, and as many validation and test images")
-    parser.add_argument("--data-dir", default=None, help="where the Fashion-MNIST IDX files are (default: search)")
+    parser.add_argument("--data-dir", default=None, help="where the Fashion-MNIST IDX files are, or are downloaded to "
+                             "(default: search $MINICNN_DATA, the user cache, /usr/share/datasets)")
 
 
 def add_run_arguments(parser, out_dir):

@@ -2,9 +2,11 @@
 import importlib.metadata
 import json
 
+import numpy as np
 import pytest
 
 from minicnn import cli, zoo
+from minicnn.data import datasets, write_idx
 
 WRONG_LAYER = '''
 from minicnn.layers import Layer
@@ -92,6 +94,56 @@ def test_mistakes_get_one_line_saying_what_to_write(capsys, arguments, message):
     assert status == 2
     assert message in error and "Traceback" not in error
     assert error.count("\n") == 1
+
+
+def write_small_fashion_mnist(directory, num_train=200, num_test=50):
+    """Four IDX files of random Fashion-MNIST-shaped images, every class equally often."""
+    rng = np.random.default_rng(0)
+    directory.mkdir(parents=True)
+    for split, count in (("train", num_train), ("t10k", num_test)):
+        write_idx(directory / f"{split}-images-idx3-ubyte.gz", rng.integers(0, 256, (count, 28, 28), dtype=np.uint8))
+        write_idx(directory / f"{split}-labels-idx1-ubyte.gz", (np.arange(count) % 10).astype(np.uint8))
+    return directory
+
+
+@pytest.fixture
+def other_copy_of_the_data(tmp_path, monkeypatch):
+    """A good copy of the data where the search would find it (the user cache), and no download."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("MINICNN_DATA", raising=False)
+    monkeypatch.setitem(datasets.BASE_URLS, "fashion-mnist", ["http://127.0.0.1:9/"])
+    return write_small_fashion_mnist(tmp_path / "cache" / "minicnn" / "fashion-mnist")
+
+
+def test_a_run_uses_the_data_dir_given_and_records_it(capsys, tmp_path, other_copy_of_the_data):
+    given = write_small_fashion_mnist(tmp_path / "given")
+    out_dir = tmp_path / "run"
+    status, out, _ = run(capsys, "train", "report-ann", "--epochs", "1", "--data-dir", str(given),
+                         "--out-dir", str(out_dir))
+    assert status == 0 and f"data: Fashion-MNIST from {given}\n" in out
+    assert json.loads((out_dir / "config.json").read_text())["data_dir"] == str(given)
+    status, out, _ = run(capsys, "evaluate", str(out_dir / "model.npz"), "--data-dir", str(given))
+    assert status == 0 and f"data: Fashion-MNIST from {given}\n" in out
+    # with no directory given, the search finds the other copy, and the run says and records that one
+    status, out, _ = run(capsys, "train", "report-ann", "--epochs", "1", "--out-dir", str(tmp_path / "searched"))
+    assert status == 0 and f"data: Fashion-MNIST from {other_copy_of_the_data}\n" in out
+    assert json.loads((tmp_path / "searched" / "config.json").read_text())["data_dir"] == str(other_copy_of_the_data)
+
+
+@pytest.mark.parametrize("command", [["train", "report-ann", "--epochs", "1"], ["evaluate", "MODEL"]])
+def test_an_unusable_data_dir_stops_the_run_naming_it(capsys, tmp_path, other_copy_of_the_data, command):
+    if command[0] == "evaluate":
+        zoo.build("report-ann").save(tmp_path / "model.npz")
+        command = ["evaluate", str(tmp_path / "model.npz")]
+    partial = write_small_fashion_mnist(tmp_path / "partial")
+    (partial / "t10k-images-idx3-ubyte.gz").unlink()
+    for directory, missing in ((tmp_path / "does" / "not" / "exist", "no such directory"),
+                               (partial, "missing t10k-images-idx3-ubyte")):
+        status, out, error = run(capsys, *command, "--data-dir", str(directory), "--out-dir", str(tmp_path / "run")) \
+            if command[0] == "train" else run(capsys, *command, "--data-dir", str(directory))
+        assert status == 1 and "Traceback" not in error
+        assert f"Fashion-MNIST is not in the data directory given, {directory} ({missing}" in error
+        assert "test accuracy" not in out and not (tmp_path / "run" / "config.json").exists()
 
 
 def test_a_missing_model_file_is_named(capsys, tmp_path):
