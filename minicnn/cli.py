@@ -24,8 +24,8 @@ import traceback
 
 from minicnn import data, metrics, optim, plots, results, zoo
 from minicnn.experiment import (FLIP_AND_CROP, HelpFormatter, add_run_arguments,
-                                add_training_arguments, exit_status, positive_int, recipe_for, run_experiment,
-                                run_settings)
+                                add_training_arguments, default_out_dir, exit_status, positive_int, recipe_changes,
+                                recipe_for, run_experiment, run_settings)
 from minicnn.gradcheck import check_layer
 from minicnn.layers import Layer
 from minicnn.model import Sequential
@@ -101,8 +101,11 @@ def command_reproduce(arguments):
 
 
 def run(arguments, overrides):
-    """run_experiment for train and reproduce, into --out-dir (default runs/NAME), the command line recorded."""
-    run_experiment(arguments.name, overrides, out_dir=arguments.out_dir or os.path.join("runs", arguments.name),
+    """run_experiment for train and reproduce, into --out-dir (default runs/NAME for the paper's recipe,
+    runs/NAME-<what differs> for any other run), the command line recorded."""
+    out_dir = arguments.out_dir or default_out_dir(os.path.join("runs", arguments.name), arguments.limit,
+                                                   arguments.seed, recipe_changes(arguments.name, overrides))
+    run_experiment(arguments.name, overrides, out_dir=out_dir,
                    resume=arguments.resume, overwrite=arguments.overwrite,
                    extra_config={"command": shlex.join(["minicnn"] + arguments.argv)}, **run_settings(arguments))
     return 0
@@ -370,7 +373,7 @@ def build_parser():
                     "Train a zoo network with its paper's recipe, changed by the options, then evaluate it once on "
                     "the test set and write config, history, model, report and figures into --out-dir.")
     network_argument(train)
-    add_run_arguments(train, out_dir=None)
+    add_run_arguments(train, out_dir="runs/NAME")
     train.add_argument("--batch-size", type=int, default=None, help="instead of the recipe's")
     train.add_argument("--lr", type=float, default=None, help="the learning rate, instead of the recipe's")
     train.add_argument("--optimizer", choices=list(optim.OPTIMIZERS), default=None, help="instead of the recipe's")
@@ -379,14 +382,13 @@ def build_parser():
                             "has none (--no-augment: none); default: as the recipe says")
     train.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="set any recipe key (the list below; JSON values allowed), repeatable")
-    train.epilog = f"--out-dir defaults to runs/NAME.\n\nThe recipe keys (minicnn/zoo.py, RECIPE_KEYS):\n{keys}"
+    train.epilog = f"The recipe keys (minicnn/zoo.py, RECIPE_KEYS):\n{keys}"
 
     reproduce = command("reproduce", command_reproduce, "train a network exactly with its paper's recipe; "
                         "report and figures", "Run a zoo network's paper recipe end to end (--epochs and --limit "
                         "are for a quick try) and write config, history, model, report and figures into --out-dir.")
     network_argument(reproduce)
-    add_run_arguments(reproduce, out_dir=None)
-    reproduce.epilog = "--out-dir defaults to runs/NAME."
+    add_run_arguments(reproduce, out_dir="runs/NAME")
 
     results_command = command("results", command_results, "the Markdown table of finished runs: test accuracy "
                               "(mean and spread over seeds) against the paper's, epochs, minutes, commands")

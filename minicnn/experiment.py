@@ -13,12 +13,15 @@ schedule, loss, augmentation and callbacks, checkpointing after every epoch;
 then evaluate it once on the test set and write the report and figures.
 """
 import argparse
+import hashlib
 import os
+import re
 import shlex
 import sys
 import time
+import types
 
-from minicnn import backend, data, optim, plots, report, zoo
+from minicnn import backend, data, optim, plots, report, results, zoo
 from minicnn.files import atomic_write
 from minicnn.layers.normalization import CONVENTIONS
 from minicnn.losses import SoftmaxCrossEntropy
@@ -97,8 +100,10 @@ def recipe_for(name, overrides=None):
     if keep_best_monitor(recipe) not in KEEP_BEST_MONITORS + (None,):
         raise RecipeError(f"keep_best must be one of {', '.join(KEEP_BEST_MONITORS)}, true or false, "
                           f"got {recipe['keep_best']!r}")
-    make_augmenter(recipe)   # built once here only to check their settings before any data is read
+    # built once here only to check their settings before any data is read or any directory looked at
+    make_augmenter(recipe)
     make_callbacks(recipe)
+    make_schedule(types.SimpleNamespace(lr=recipe["lr"]), recipe)
     return recipe
 
 
@@ -217,6 +222,44 @@ def make_callbacks(recipe):
         except (TypeError, ValueError) as error:
             raise RecipeError(f"early_stopping takes monitor, patience and min_delta: {error}") from error
     return callbacks, keep_best
+
+
+def default_out_dir(base, limit=None, seed=0, changes=()):
+    """Where a run goes when no --out-dir is given: ``base`` for the paper's recipe on all the data with
+    seed 0, else ``base`` plus what differs, so that a quick try never lands in, or is refused by, the
+    folder of the paper's run (nor two different quick tries in one folder).
+
+    Inputs:
+    - base: the folder of the paper's run, e.g. "runs/enhanced_cnn".
+    - limit, seed: the run's --limit and --seed.
+    - changes: "key=value" texts, the recipe's changes (recipe_changes), e.g. ["batch_size=64", "epochs=3"].
+
+    Returns e.g. "runs/enhanced_cnn-limit6000-batch_size64-epochs3".
+    """
+    parts = ([f"limit={limit}"] if limit else []) + ([f"seed={seed}"] if seed else []) + list(changes)
+    words = []
+    for part in parts:
+        key, _, value = part.partition("=")
+        value = re.sub(r"[^A-Za-z0-9._]+", "-", value).strip("-")
+        words.append(key + value if re.match(r"[0-9.]", value) else f"{key}-{value}")
+    suffix = "-".join(words)
+    if len(suffix) > 60:   # a folder name stays readable; the hash keeps two long recipes apart
+        suffix = f"{suffix[:50]}-{hashlib.sha1(suffix.encode()).hexdigest()[:8]}"
+    return f"{base}-{suffix}" if suffix else base
+
+
+def recipe_changes(name, overrides):
+    """How network ``name``'s recipe with ``overrides`` differs from the paper's: "key=value" texts."""
+    return results.recipe_changes({"network": name, "recipe": recipe_for(name, overrides)})
+
+
+def comparison_out_dir(arguments):
+    """An example's OUT_DIR: --out-dir if given, else its default folder, with what a quick try changes
+    (--limit, --seed, --epochs) in the name. Also stored in ``arguments.out_dir``."""
+    if arguments.out_dir is None:
+        changes = [f"epochs={arguments.epochs}"] if arguments.epochs is not None else []
+        arguments.out_dir = default_out_dir(arguments.default_out_dir, arguments.limit, arguments.seed, changes)
+    return arguments.out_dir
 
 
 def checkpoint_for(out_dir, resume, overwrite):
@@ -374,12 +417,18 @@ def add_training_arguments(parser):
 
 
 def add_run_arguments(parser, out_dir):
-    """The flags every example and `minicnn train`/`reproduce` share; ``out_dir`` is --out-dir's default."""
+    """The flags every example and `minicnn train`/`reproduce` share; ``out_dir`` is the folder of the paper's
+    run, --out-dir's default (``arguments.default_out_dir``; see default_out_dir for the other runs')."""
     add_training_arguments(parser)
-    parser.add_argument("--out-dir", default=out_dir, help="where the report, figures and checkpoints go")
+    parser.set_defaults(default_out_dir=out_dir)
+    parser.add_argument("--out-dir", default=None,
+                        help=f"where the report, figures and checkpoints go (default: {out_dir} for the paper's "
+                             f"recipe; a run that changes it, e.g. with --limit, --seed or --epochs, gets its own "
+                             f"folder beside it, such as {out_dir}-limit6000-epochs3)")
     again = parser.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true",
-                       help="continue the run in OUT_DIR from its checkpoint (after Ctrl-C, or with more --epochs)")
+                       help="continue the run in OUT_DIR from its checkpoint: after Ctrl-C, with the same flags; "
+                            "to train a finished run further, give its --out-dir and more --epochs")
     again.add_argument("--overwrite", action="store_true",
                        help="start again in an OUT_DIR that holds a run, removing that run's files")
 
@@ -409,7 +458,7 @@ def run_comparison(runs, arguments, title):
 
     Returns the list of run_experiment results, each with its "label" added.
     """
-    out_dirs = [os.path.join(arguments.out_dir, label) for label, _, _ in runs]
+    out_dirs = [os.path.join(comparison_out_dir(arguments), label) for label, _, _ in runs]
     started = [os.path.exists(os.path.join(out_dir, "checkpoint.npz")) for out_dir in out_dirs]
     if arguments.resume and not any(started):
         raise RecipeError(f"nothing to resume: no run in {arguments.out_dir} has a checkpoint yet "

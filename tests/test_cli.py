@@ -1,12 +1,13 @@
 """The minicnn command: every subcommand on real data (quick --limit runs) and the usual mistakes."""
 import importlib.metadata
 import json
+import os
 
-import numpy as np
 import pytest
 
 from minicnn import cli, zoo
-from minicnn.data import datasets, write_idx
+from minicnn.data import datasets
+from minicnn.experiment import default_out_dir, recipe_changes
 
 WRONG_LAYER = '''
 from minicnn.layers import Layer
@@ -96,27 +97,31 @@ def test_mistakes_get_one_line_saying_what_to_write(capsys, arguments, message):
     assert error.count("\n") == 1
 
 
-def write_small_fashion_mnist(directory, num_train=200, num_test=50):
-    """Four IDX files of random Fashion-MNIST-shaped images, every class equally often."""
-    rng = np.random.default_rng(0)
-    directory.mkdir(parents=True)
-    for split, count in (("train", num_train), ("t10k", num_test)):
-        write_idx(directory / f"{split}-images-idx3-ubyte.gz", rng.integers(0, 256, (count, 28, 28), dtype=np.uint8))
-        write_idx(directory / f"{split}-labels-idx1-ubyte.gz", (np.arange(count) % 10).astype(np.uint8))
-    return directory
+def test_tests_start_in_an_empty_directory_of_their_own():
+    # what a user keeps where pytest is started (runs/ of earlier runs) must not change any test
+    assert os.listdir(os.getcwd()) == []
+
+
+def test_a_recipe_mistake_is_named_before_any_run_directory_is_looked_at(capsys, tmp_path):
+    out_dir = tmp_path / "run"
+    out_dir.mkdir()
+    (out_dir / "config.json").write_text("{}")   # an earlier run
+    status, _, error = run(capsys, "train", "band-cnn", "--set", 'schedule={"name": "StepLR", "step_size": 0}',
+                           "--out-dir", str(out_dir))
+    assert status == 2 and "StepLR step_size must be a whole number of epochs >= 1, got 0" in error
 
 
 @pytest.fixture
-def other_copy_of_the_data(tmp_path, monkeypatch):
+def other_copy_of_the_data(tmp_path, monkeypatch, small_fashion_mnist):
     """A good copy of the data where the search would find it (the user cache), and no download."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("MINICNN_DATA", raising=False)
     monkeypatch.setitem(datasets.BASE_URLS, "fashion-mnist", ["http://127.0.0.1:9/"])
-    return write_small_fashion_mnist(tmp_path / "cache" / "minicnn" / "fashion-mnist")
+    return small_fashion_mnist(tmp_path / "cache" / "minicnn" / "fashion-mnist")
 
 
-def test_a_run_uses_the_data_dir_given_and_records_it(capsys, tmp_path, other_copy_of_the_data):
-    given = write_small_fashion_mnist(tmp_path / "given")
+def test_a_run_uses_the_data_dir_given_and_records_it(capsys, tmp_path, other_copy_of_the_data, small_fashion_mnist):
+    given = small_fashion_mnist(tmp_path / "given")
     out_dir = tmp_path / "run"
     status, out, _ = run(capsys, "train", "report-ann", "--epochs", "1", "--data-dir", str(given),
                          "--out-dir", str(out_dir))
@@ -131,11 +136,12 @@ def test_a_run_uses_the_data_dir_given_and_records_it(capsys, tmp_path, other_co
 
 
 @pytest.mark.parametrize("command", [["train", "report-ann", "--epochs", "1"], ["evaluate", "MODEL"]])
-def test_an_unusable_data_dir_stops_the_run_naming_it(capsys, tmp_path, other_copy_of_the_data, command):
+def test_an_unusable_data_dir_stops_the_run_naming_it(capsys, tmp_path, other_copy_of_the_data, small_fashion_mnist,
+                                                     command):
     if command[0] == "evaluate":
         zoo.build("report-ann").save(tmp_path / "model.npz")
         command = ["evaluate", str(tmp_path / "model.npz")]
-    partial = write_small_fashion_mnist(tmp_path / "partial")
+    partial = small_fashion_mnist(tmp_path / "partial")
     (partial / "t10k-images-idx3-ubyte.gz").unlink()
     for directory, missing in ((tmp_path / "does" / "not" / "exist", "no such directory"),
                                (partial, "missing t10k-images-idx3-ubyte")):
@@ -144,6 +150,33 @@ def test_an_unusable_data_dir_stops_the_run_naming_it(capsys, tmp_path, other_co
         assert status == 1 and "Traceback" not in error
         assert f"Fashion-MNIST is not in the data directory given, {directory} ({missing}" in error
         assert "test accuracy" not in out and not (tmp_path / "run" / "config.json").exists()
+
+
+def test_a_run_that_changes_the_recipe_gets_its_own_default_folder(capsys, tmp_path, small_fashion_mnist):
+    data_dir = str(small_fashion_mnist(tmp_path / "data"))
+    paper_run = tmp_path / "cwd" / "runs" / "report-ann"
+    paper_run.mkdir(parents=True)
+    (paper_run / "checkpoint.npz").write_bytes(b"the paper's run, half way")
+    os.chdir(tmp_path / "cwd")
+    status, out, _ = run(capsys, "train", "report-ann", "--limit", "100", "--epochs", "1", "--data-dir", data_dir)
+    assert status == 0 and "report and figures in runs/report-ann-limit100-epochs1/" in out
+    assert (paper_run / "checkpoint.npz").read_bytes() == b"the paper's run, half way"
+    status, out, _ = run(capsys, "reproduce", "report-ann", "--seed", "1", "--epochs", "1", "--limit", "100",
+                         "--data-dir", data_dir)
+    assert status == 0 and "report and figures in runs/report-ann-limit100-seed1-epochs1/" in out
+    assert sorted(os.listdir("runs")) == ["report-ann", "report-ann-limit100-epochs1",
+                                          "report-ann-limit100-seed1-epochs1"]
+
+
+def test_the_default_folder_names_every_change_to_the_recipe():
+    changes = recipe_changes("report-ann", {"lr": 2e-3, "label_smoothing": 0.1, "standardize": False})
+    assert default_out_dir("runs/report-ann", None, 0, changes) == \
+        "runs/report-ann-label_smoothing0.1-lr0.002-standardize-off"
+    assert default_out_dir("runs/report-ann", None, 0, recipe_changes("report-ann", {"epochs": 10})) == \
+        "runs/report-ann", "the paper's own recipe, spelt out, is the paper's run"
+    long = default_out_dir("runs/x", 5, 2, recipe_changes("band-cnn", {"augment": {"rotation_range": 10,
+                                                                               "width_shift_range": 0.1}}))
+    assert long.startswith("runs/x-limit5-seed2-augment-rotation_range-10-width") and len(long) < 70
 
 
 def test_a_missing_model_file_is_named(capsys, tmp_path):

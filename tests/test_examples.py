@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from minicnn import data
+from minicnn import data, experiment
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
 
@@ -50,6 +50,25 @@ def test_flagship_quick_run_writes_report_and_figures(tmp_path, monkeypatch, cap
                        "--resume", "--out-dir", str(out_dir), monkeypatch=monkeypatch) == 0
     printed = capsys.readouterr().out
     assert "epoch   3" in printed and "epoch   1 " not in printed
+
+
+def test_the_readme_quick_try_and_the_flagship_keep_their_own_folders(tmp_path, monkeypatch, capsys,
+                                                                      small_fashion_mnist):
+    flagship = tmp_path / "runs" / "enhanced_cnn"
+    flagship.mkdir(parents=True)
+    (flagship / "checkpoint.npz").write_bytes(b"the flagship, 40 epochs in")
+    monkeypatch.chdir(tmp_path)
+    data_dir = str(small_fashion_mnist(tmp_path / "data"))
+    # the README's quick try, on small data
+    assert run_example("enhanced_cnn.py", "--limit", "60", "--epochs", "1", "--batch-size", "64",
+                       "--data-dir", data_dir, monkeypatch=monkeypatch) == 0
+    assert "report and figures in runs/enhanced_cnn-limit60-batch_size64-epochs1/" in capsys.readouterr().out
+    assert (flagship / "checkpoint.npz").read_bytes() == b"the flagship, 40 epochs in"
+    # a comparison's quick try too
+    parser = experiment.example_parser("a comparison", out_dir="runs/miniproject")
+    assert experiment.comparison_out_dir(parser.parse_args(["--limit", "60", "--epochs", "1"])) == \
+        "runs/miniproject-limit60-epochs1"
+    assert experiment.comparison_out_dir(parser.parse_args([])) == "runs/miniproject"
 
 
 def test_an_example_reports_a_mistake_in_one_line(tmp_path):
