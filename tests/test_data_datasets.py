@@ -14,7 +14,7 @@ from minicnn.data import DatasetError, datasets, load_fashion_mnist, load_mnist,
 from minicnn.data.idx import idx_bytes
 
 SYSTEM_FASHION_DIR = "/usr/share/datasets/fashion-mnist"
-# Copied from papers.md ("The data"): SHA-256 of the decompressed files.
+# Copied from docs/papers.md ("The data"): SHA-256 of the decompressed files.
 PAPERS_SHA256 = {
     "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
     "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
