@@ -24,7 +24,7 @@ SCHEDULES = {"constant": None, "cosine": RECIPE["schedule"]}
 
 def parse_arguments(argv=None):
     parser = experiment.example_parser(__doc__, out_dir="runs/enhanced_cnn")
-    parser.add_argument("--patience", type=int, default=0,
+    parser.add_argument("--patience", type=experiment.non_negative_int, default=0,
                         help="stop after this many epochs without a better validation accuracy (0: never)")
     parser.add_argument("--batch-size", type=experiment.positive_int, default=RECIPE["batch_size"],
                         help="images per Adam step")

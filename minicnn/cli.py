@@ -22,10 +22,12 @@ import shlex
 import sys
 import traceback
 
+import minicnn
 from minicnn import data, metrics, optim, plots, results, zoo
 from minicnn.experiment import (FLIP_AND_CROP, HelpFormatter, add_run_arguments,
                                 add_training_arguments, default_out_dir, exit_status, positive_int, recipe_changes,
                                 recipe_for, run_experiment, run_settings)
+from minicnn.files import npz_fault
 from minicnn.gradcheck import check_layer
 from minicnn.layers import Layer
 from minicnn.model import Sequential
@@ -124,10 +126,23 @@ def recorded_standardize(model_path):
         return False
 
 
+def load_npz_file(load, path):
+    """``load(path)``, with an error that says what is wrong with the file: missing, empty, truncated."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file (a run leaves its model in RUN_DIR/model.npz)")
+    try:
+        return load(path)
+    except ValueError as error:
+        fault = npz_fault(path)
+        if fault is None:
+            raise
+        raise ValueError(fault) from error
+
+
 def command_evaluate(arguments):
     """`minicnn evaluate MODEL.npz`: accuracy, classification report and confusion matrix on the test set."""
-    model = Sequential.load(arguments.model)
-    pca = PCAProjection.load(arguments.pca) if arguments.pca else None
+    model = load_npz_file(Sequential.load, arguments.model)
+    pca = load_npz_file(PCAProjection.load, arguments.pca) if arguments.pca else None
     if len(model.input_shape) == 1 and pca is None:
         beside = os.path.join(os.path.dirname(arguments.model), "pca.npz")
         raise UsageError(f"{arguments.model} takes {model.input_shape[0]} PCA features, not images: pass the PCA "
@@ -155,7 +170,7 @@ def command_evaluate(arguments):
     print(f"{model.name}: test accuracy {metrics.accuracy(y_test, predicted):.4f} on {len(y_test):,} images"
           f" ({'standardized' if standardize else 'scaled to [0, 1]'}{', PCA' if pca else ''})\n")
     print(metrics.classification_report(y_test, predicted, class_names=class_names))
-    print("\nconfusion matrix (rows: true class, columns: predicted class)")
+    print()
     print(metrics.format_confusion_matrix(metrics.confusion_matrix(y_test, predicted), class_names))
     return 0
 
@@ -311,10 +326,13 @@ def command_results(arguments):
     missing = [directory for directory in arguments.directories if not os.path.isdir(directory)]
     if missing:
         raise UsageError(f"no such directory: {', '.join(missing)}")
-    table = results.results_table(arguments.directories)
+    table = results.results_table(arguments.directories, arguments.include_limited)
     if table.count("\n") < 2:
+        limited = results.find_runs(arguments.directories, include_limited=True) and not arguments.include_limited
         raise UsageError("no finished run (a config.json with a test accuracy) under "
-                         f"{', '.join(arguments.directories)}")
+                         f"{', '.join(arguments.directories)}"
+                         + ("; the runs there are on limited data (--limit): --include-limited shows them"
+                            if limited else ""))
     print(table)
     return 0
 
@@ -355,6 +373,7 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="minicnn", description=__doc__.split("\n\n")[0],
                                      formatter_class=HelpFormatter,
                                      epilog=__doc__.split("\n\n", 1)[1] + "\nEvery command has --help.")
+    parser.add_argument("--version", action="version", version=f"minicnn {minicnn.__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
     def command(name, function, summary, description=None):
@@ -393,6 +412,8 @@ def build_parser():
     results_command = command("results", command_results, "the Markdown table of finished runs: test accuracy "
                               "(mean and spread over seeds) against the paper's, epochs, minutes, commands")
     results_command.add_argument("directories", nargs="+", metavar="DIR", help="searched for runs' config.json")
+    results_command.add_argument("--include-limited", action="store_true",
+                                 help="also the runs on limited data (--limit), each in a row marked so")
 
     curves = command("curves", command_curves, "several runs' validation loss and accuracy per epoch on shared "
                      "axes, one line per run, in one PNG")

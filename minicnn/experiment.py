@@ -14,6 +14,7 @@ then evaluate it once on the test set and write the report and figures.
 """
 import argparse
 import hashlib
+import json
 import os
 import re
 import shlex
@@ -26,7 +27,7 @@ from minicnn.files import atomic_write
 from minicnn.layers.normalization import CONVENTIONS
 from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.projections import PCAProjection
-from minicnn.train import MONITORS, EarlyStopping, KeepBestWeights, TrainingDiverged, evaluate, fit
+from minicnn.train import MONITORS, EarlyStopping, KeepBestWeights, TrainingDiverged, evaluate, fit, saved_position
 
 CLASS_NAMES = data.CLASS_NAMES["fashion-mnist"]
 # The flagship's --augment, and `minicnn train --augment` for a recipe without augmentation of its own.
@@ -259,6 +260,8 @@ def comparison_out_dir(arguments):
     if arguments.out_dir is None:
         changes = [f"epochs={arguments.epochs}"] if arguments.epochs is not None else []
         arguments.out_dir = default_out_dir(arguments.default_out_dir, arguments.limit, arguments.seed, changes)
+    if os.path.exists(arguments.out_dir) and not os.path.isdir(arguments.out_dir):
+        raise RecipeError(f"--out-dir {arguments.out_dir} is a file, not a directory: give a directory for the runs")
     return arguments.out_dir
 
 
@@ -273,6 +276,8 @@ def checkpoint_for(out_dir, resume, overwrite):
         if resume:
             raise RecipeError("resume continues from OUT_DIR/checkpoint.npz: give an out_dir")
         return None
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise RecipeError(f"out_dir {out_dir} is a file, not a directory: give a directory for the run's files")
     checkpoint = os.path.join(out_dir, "checkpoint.npz")
     if resume:
         if not os.path.exists(checkpoint):
@@ -285,6 +290,42 @@ def checkpoint_for(out_dir, resume, overwrite):
     for name in existing:
         os.remove(os.path.join(out_dir, name))
     return checkpoint
+
+
+def finished_run(name, out_dir, checkpoint, epochs, identity, verbose=True):
+    """The saved result of the finished run in ``out_dir``, said in words, when --resume has nothing left
+    to train (every one of ``epochs`` trained, or the run stopped early) and its report was written;
+    None otherwise (a run trained but not reported is evaluated and reported again).
+
+    Returns a dict like run_experiment's, from the run's config.json and history.json (minutes 0.0).
+    """
+    position = saved_position(checkpoint, identity)
+    stopped_early = bool(position.get("stopped_early"))
+    trained = position["epoch"] - 1
+    config_path = os.path.join(out_dir, "config.json")
+    if position["step"] or (trained < epochs and not stopped_early) or not os.path.exists(config_path):
+        return None
+    with open(config_path, encoding="utf-8") as file:
+        config = json.load(file)
+    if "test_accuracy" not in config:
+        return None
+    if verbose:
+        how = (f"it stopped early after epoch {trained} (its validation figure had stopped improving)"
+               if stopped_early else f"its {trained} epoch is trained" if trained == 1
+               else f"its {trained} epochs are trained")
+        further = "" if stopped_early else f" To train it further, give more --epochs than {trained} with --resume."
+        print(f"{out_dir} holds a finished run, so there is nothing to resume: {how}. Its test accuracy was "
+              f"{config['test_accuracy']:.4f} (report in {os.path.join(out_dir, 'report.txt')}).{further}")
+    history_path = os.path.join(out_dir, "history.json")
+    history = {}
+    if os.path.exists(history_path):
+        with open(history_path, encoding="utf-8") as file:
+            history = json.load(file)
+    return {"name": name, "test_accuracy": config["test_accuracy"],
+            "best_val_accuracy": config.get("best_val_accuracy"), "best_epoch": config.get("best_epoch"),
+            "epochs_run": config.get("epochs_run", trained), "minutes": 0.0, "parameters": config.get("parameters"),
+            "pca_components": config.get("pca_components"), "out_dir": out_dir, "history": history,
+            "limit": config.get("limit")}
 
 
 def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, limit=None, backend_name=None,
@@ -315,6 +356,10 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     """
     recipe = recipe_for(name, overrides)
     checkpoint = checkpoint_for(out_dir, resume, overwrite)
+    identity = {"network": name, "recipe": dict(recipe, epochs=None), "seed": seed, "limit": limit}
+    finished = finished_run(name, out_dir, checkpoint, recipe["epochs"], identity, verbose) if resume else None
+    if finished:
+        return finished
     if backend_name:
         backend.set_backend(backend_name)
     # the directory the data really comes from, printed and recorded: a --data-dir given is used or refused,
@@ -340,8 +385,8 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     history = fit(model, optimizer, train, val, epochs=recipe["epochs"], batch_size=recipe["batch_size"],
                   loss=SoftmaxCrossEntropy(label_smoothing=recipe["label_smoothing"]),
                   schedule=make_schedule(optimizer, recipe), augment=augment, callbacks=callbacks, seed=seed,
-                  resume=resume, checkpoint=checkpoint, progress=verbose,
-                  identity={"network": name, "recipe": dict(recipe, epochs=None), "seed": seed, "limit": limit})
+                  resume=resume, checkpoint=checkpoint, progress=verbose, history_dir=out_dir,
+                  identity=identity)
     minutes = (time.perf_counter() - started) / 60
     val_accuracies = history["val_accuracy"]
     best_val_accuracy = max(val_accuracies) if val_accuracies else None
@@ -379,7 +424,7 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     return {"name": name, "test_accuracy": test_accuracy, "best_val_accuracy": best_val_accuracy,
             "best_epoch": best_epoch, "epochs_run": len(history["epoch"]), "minutes": round(minutes, 2),
             "parameters": list(model.count_params()), "pca_components": len(pca.components) if pca else None,
-            "out_dir": out_dir, "history": dict(history)}
+            "out_dir": out_dir, "history": dict(history), "limit": limit}
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -403,11 +448,22 @@ def positive_int(text):
     return value
 
 
+def non_negative_int(text):
+    """argparse type for --seed and --patience: a whole number >= 0 (NumPy takes no negative seed)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
 def add_training_arguments(parser):
     """The flags of anything that trains: every example, `minicnn train`/`reproduce` and `minicnn sweep`."""
     parser.add_argument("--backend", choices=backend.BACKENDS, default=os.environ.get("MINICNN_BACKEND", "numpy"),
                         help="numpy (CPU) or cupy (NVIDIA GPU)")
-    parser.add_argument("--seed", type=int, default=0, help="seeds the split, the weights, shuffling and augmentation")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seeds the split, the weights, shuffling and augmentation")
     parser.add_argument("--epochs", type=positive_int, default=None,
                         help="train this many epochs instead of the recipe's")
     parser.add_argument("--limit", type=positive_int, default=None,
@@ -486,12 +542,18 @@ def comparison_table(results):
     lines = ["| run | network | paper | parameters (trainable + non-trainable) | reported accuracy "
              "| test accuracy | best validation accuracy | epochs | minutes |",
              "|---|---|---|---|---|---|---|---|---|"]
+    limits = sorted({result["limit"] for result in results if result.get("limit")})
+    if limits:   # a quick try's accuracy is no reproduction of the paper's figure beside it
+        lines.insert(0, f"A quick try on limited data (--limit {', '.join(map(str, limits))}: at most that many "
+                        "training, validation and test images), not the paper's; its accuracies are not "
+                        "comparable with the reported ones.\n")
     for result in results:
         network = zoo.NETWORKS[result["name"]]
         trainable, non_trainable = result["parameters"]
         best_val = "-" if result["best_val_accuracy"] is None else f"{result['best_val_accuracy']:.2%}"
+        limited = f" (--limit {result['limit']})" if result.get("limit") else ""
         lines.append(f"| {result['label']} | {result['name']} | {network.citation} | {trainable:,} + {non_trainable:,} "
-                     f"| {network.reported} | {result['test_accuracy']:.2%} | {best_val} | {result['epochs_run']} "
+                     f"| {network.reported} | {result['test_accuracy']:.2%}{limited} | {best_val} | {result['epochs_run']} "
                      f"| {result['minutes']:.1f} |")
     return "\n".join(lines)
 
@@ -503,10 +565,18 @@ def exit_status(function, program, usage_errors=()):
     2: a setting to change (a RecipeError or one of ``usage_errors``); 1: a run that
     could not go on (a missing or bad file, a backend that cannot start, a loss that
     diverged, a package of the examples' extra not installed); 130: Ctrl-C (fit() has
-    already saved the checkpoint and said how to resume).
+    already saved the checkpoint and said how to resume); 141: the reader of the
+    output closed it (a pipe into `head`), said nothing about.
     """
     try:
-        return function()
+        status = function()
+        sys.stdout.flush()   # here, so that a closed pipe is seen inside this try, not at exit
+        return status
+    except BrokenPipeError:
+        # the reader of our output went away (`minicnn zoo | head -1`): nothing is wrong, and nothing more
+        # can be printed; point stdout at /dev/null so the interpreter's own flush at exit stays quiet
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141   # what a shell reports for a program ended by SIGPIPE
     except ModuleNotFoundError as error:
         if error.name not in OPTIONAL_PACKAGES:
             raise

@@ -2,6 +2,8 @@
 import importlib.metadata
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -41,7 +43,7 @@ def test_zoo_lists_every_network_with_its_published_counts(capsys):
     status, out, _ = run(capsys, "zoo")
     rows = {line.split()[0]: line for line in out.splitlines()[1:]}
     assert status == 0
-    # written out from papers.md, not recomputed
+    # written out from docs/papers.md, not recomputed
     published = {"band-cnn": "786,122 + 0", "awasthi-basic-cnn": "1,386,506 + 0",
                  "awasthi-enhanced-cnn": "422,474 + 448", "report-ann": "235,146 + 0", "report-cnn": "1,625,866 + 0",
                  "saraswat-pca-dnn": "12,682 + 0", "saraswat-cnn": "262,890 + 224",
@@ -129,6 +131,8 @@ def test_a_run_uses_the_data_dir_given_and_records_it(capsys, tmp_path, other_co
     assert json.loads((out_dir / "config.json").read_text())["data_dir"] == str(given)
     status, out, _ = run(capsys, "evaluate", str(out_dir / "model.npz"), "--data-dir", str(given))
     assert status == 0 and f"data: Fashion-MNIST from {given}\n" in out
+    heading = "onfusion matrix (rows: true class, columns: predicted class)"
+    assert out.count(heading) == 1 and (out_dir / "report.txt").read_text().count(heading) == 1
     # with no directory given, the search finds the other copy, and the run says and records that one
     status, out, _ = run(capsys, "train", "report-ann", "--epochs", "1", "--out-dir", str(tmp_path / "searched"))
     assert status == 0 and f"data: Fashion-MNIST from {other_copy_of_the_data}\n" in out
@@ -168,6 +172,20 @@ def test_a_run_that_changes_the_recipe_gets_its_own_default_folder(capsys, tmp_p
                                           "report-ann-limit100-seed1-epochs1"]
 
 
+def test_resuming_a_finished_run_says_so_and_reports_its_saved_result(capsys, tmp_path, small_fashion_mnist):
+    command = ["train", "report-ann", "--epochs", "1", "--data-dir", str(small_fashion_mnist(tmp_path / "data")),
+               "--out-dir", str(tmp_path / "run")]
+    status, _, _ = run(capsys, *command)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    report_written = (tmp_path / "run" / "report.txt").stat().st_mtime_ns
+    status, out, _ = run(capsys, *command, "--resume")
+    assert status == 0 and "epoch   1" not in out and "data:" not in out, "neither trained nor evaluated again"
+    assert out == (f"{tmp_path / 'run'} holds a finished run, so there is nothing to resume: its 1 epoch is trained. "
+                   f"Its test accuracy was {config['test_accuracy']:.4f} (report in {tmp_path / 'run' / 'report.txt'})."
+                   " To train it further, give more --epochs than 1 with --resume.\n")
+    assert (tmp_path / "run" / "report.txt").stat().st_mtime_ns == report_written
+
+
 def test_the_default_folder_names_every_change_to_the_recipe():
     changes = recipe_changes("report-ann", {"lr": 2e-3, "label_smoothing": 0.1, "standardize": False})
     assert default_out_dir("runs/report-ann", None, 0, changes) == \
@@ -181,7 +199,55 @@ def test_the_default_folder_names_every_change_to_the_recipe():
 
 def test_a_missing_model_file_is_named(capsys, tmp_path):
     status, _, error = run(capsys, "evaluate", str(tmp_path / "nowhere.npz"))
-    assert status == 1 and "nowhere.npz" in error and "Traceback" not in error
+    assert status == 1 and error == (f"minicnn evaluate: error: {tmp_path / 'nowhere.npz'}: no such file "
+                                     "(a run leaves its model in RUN_DIR/model.npz)\n")
+
+
+def test_a_truncated_or_empty_file_is_called_so(capsys, tmp_path):
+    model = tmp_path / "model.npz"
+    zoo.build("report-ann").save(model)
+    model.write_bytes(model.read_bytes()[:5000])
+    (tmp_path / "empty.npz").write_bytes(b"")
+    for path, fault in ((model, "truncated or damaged: it begins as an .npz file"), (tmp_path / "empty.npz",
+                                                                                 "the file is empty (truncated")):
+        status, _, error = run(capsys, "evaluate", str(path))
+        assert status == 1 and f"{path}: {fault}" in error and "zip" not in error
+    # a checkpoint cut short, as --resume finds it
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "checkpoint.npz").write_bytes(model.read_bytes())
+    status, _, error = run(capsys, "train", "report-ann", "--resume", "--out-dir", str(run_dir))
+    assert status == 1 and f"{run_dir / 'checkpoint.npz'}: truncated or damaged" in error
+
+
+def test_a_negative_seed_is_refused_naming_the_flag(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "report-ann", "--seed", "-1"])
+    assert exit_info.value.code == 2
+    assert "argument --seed: expected a whole number >= 0, got '-1'" in capsys.readouterr().err
+
+
+def test_an_out_dir_that_is_a_file_is_refused_before_anything_runs(capsys, tmp_path):
+    (tmp_path / "a-file").write_text("mine")
+    status, out, error = run(capsys, "train", "report-ann", "--out-dir", str(tmp_path / "a-file"))
+    assert status == 2 and f"out_dir {tmp_path / 'a-file'} is a file, not a directory" in error
+    assert out == "" and (tmp_path / "a-file").read_text() == "mine"
+
+
+def test_version_prints_the_installed_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out == f"minicnn {importlib.metadata.version('minicnn')}\n"
+
+
+def test_a_reader_that_goes_away_gets_no_broken_pipe_error():
+    # the reading end closed before anything is written: what `minicnn zoo | head -0` meets
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    finished = subprocess.run([sys.executable, "-m", "minicnn.cli", "zoo"], stdout=write_end, stderr=subprocess.PIPE,
+                              text=True, timeout=60)
+    os.close(write_end)
+    assert finished.stderr == "" and finished.returncode == 141
 
 
 def test_train_then_evaluate_the_saved_model(capsys, tmp_path, fashion_mnist_installed):

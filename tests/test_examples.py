@@ -43,7 +43,8 @@ def test_flagship_quick_run_writes_report_and_figures(tmp_path, monkeypatch, cap
     # cosine over 2 epochs: full rate, then half way down to 0
     assert json.loads((out_dir / "history.json").read_text())["lr"] == pytest.approx([1e-3, 5e-4])
     report = (out_dir / "report.txt").read_text()
-    assert "Ankle boot" in report and "macro avg" in report and "confusion matrix" in report
+    assert "Ankle boot" in report and "macro avg" in report
+    assert report.count("onfusion matrix (rows: true class, columns: predicted class)") == 1
 
     # --resume with more epochs continues from the checkpoint instead of starting over
     assert run_example("enhanced_cnn.py", "--limit", "600", "--epochs", "3", "--augment", "--schedule", "cosine",
@@ -69,6 +70,13 @@ def test_the_readme_quick_try_and_the_flagship_keep_their_own_folders(tmp_path, 
     assert experiment.comparison_out_dir(parser.parse_args(["--limit", "60", "--epochs", "1"])) == \
         "runs/miniproject-limit60-epochs1"
     assert experiment.comparison_out_dir(parser.parse_args([])) == "runs/miniproject"
+
+
+def test_the_flagship_refuses_a_negative_patience(monkeypatch, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_example("enhanced_cnn.py", "--patience", "-1", monkeypatch=monkeypatch)
+    assert exit_info.value.code == 2
+    assert "argument --patience: expected a whole number >= 0, got '-1'" in capsys.readouterr().err
 
 
 def test_an_example_reports_a_mistake_in_one_line(tmp_path):
