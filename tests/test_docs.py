@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from minicnn import zoo
+from minicnn import results, zoo
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir)
 DOCUMENTS = ["README.md"] + sorted(os.path.relpath(path, ROOT) for path in glob.glob(os.path.join(ROOT, "docs", "*.md")))
@@ -49,3 +49,18 @@ def test_every_relative_link_of_the_docs_exists(path):
         if "://" in target:
             continue
         assert os.path.exists(os.path.join(ROOT, os.path.dirname(path), target)), f"{path} links to {target}"
+
+
+def test_the_results_table_is_the_one_its_runs_make_and_free_of_process_notes():
+    text = read("docs/results.md")
+    table = results.results_table([os.path.join(ROOT, "docs", "runs")])
+    assert table in text, "regenerate the table: minicnn results docs/runs"
+    for note in ("queued", "not run yet", "come next"):
+        assert note not in text
+
+
+def test_the_readme_times_the_flagship_on_a_named_cpu():
+    readme = read("README.md")
+    timing = next(paragraph for paragraph in readme.split("\n\n") if paragraph.startswith("How long it takes"))
+    assert re.search(r"one epoch of it .* took \d+ s on .*(AMD|Intel) \w+", timing, re.DOTALL)
+    assert "extrapolates" in timing and "80-110 minutes" not in readme
