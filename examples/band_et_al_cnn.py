@@ -5,7 +5,7 @@
     python examples/band_et_al_cnn.py --limit 2000 --epochs 2  # a quick try
     python examples/band_et_al_cnn.py --backend cupy           # on an NVIDIA GPU
 
-The network (papers.md, seed 000; 786,122 parameters): Conv 64, Conv 64, max-pool,
+The network (docs/papers.md, seed 000; 786,122 parameters): Conv 64, Conv 64, max-pool,
 dropout .25, Conv 128, Conv 128, max-pool, dropout .25, Dense 256, dropout .5,
 Dense 10, trained with Adam (lr 1e-3, batch 64) for 20 epochs; reported 92.74%
 test accuracy. The paper's conclusion credits augmentation, a learning rate of

@@ -24,7 +24,7 @@ SCHEDULES = {"constant": None, "cosine": RECIPE["schedule"]}
 
 def parse_arguments(argv=None):
     parser = experiment.example_parser(__doc__, out_dir="runs/enhanced_cnn")
-    parser.add_argument("--patience", type=int, default=0,
+    parser.add_argument("--patience", type=experiment.non_negative_int, default=0,
                         help="stop after this many epochs without a better validation accuracy (0: never)")
     parser.add_argument("--batch-size", type=experiment.positive_int, default=RECIPE["batch_size"],
                         help="images per Adam step")
@@ -46,7 +46,9 @@ def main(argv=None):
                  "lr": arguments.lr, "schedule": SCHEDULES[arguments.schedule], "early_stopping": early_stopping,
                  "augment": experiment.FLIP_AND_CROP if arguments.augment else None,
                  "batch_norm": arguments.batch_norm}
-    experiment.run_experiment(zoo.FLAGSHIP, overrides, out_dir=arguments.out_dir, resume=arguments.resume,
+    out_dir = arguments.out_dir or experiment.default_out_dir(
+        arguments.default_out_dir, arguments.limit, arguments.seed, experiment.recipe_changes(zoo.FLAGSHIP, overrides))
+    experiment.run_experiment(zoo.FLAGSHIP, overrides, out_dir=out_dir, resume=arguments.resume,
                               overwrite=arguments.overwrite, extra_config=vars(arguments),
                               **experiment.run_settings(arguments))
     return 0

@@ -83,6 +83,7 @@ def grid_search(arguments):
 
 def main(argv=None):
     arguments = parse_arguments(argv)
+    experiment.comparison_out_dir(arguments)   # the figures go beside the runs
     plot_data(arguments)
     if arguments.figures_only:
         return 0

@@ -22,11 +22,13 @@ import shlex
 import sys
 import traceback
 
+import minicnn
 from minicnn import data, metrics, optim, results, zoo
 from minicnn.assignment.command import add_command as add_assignment_command
 from minicnn.experiment import (FLIP_AND_CROP, HelpFormatter, add_run_arguments,
-                                add_training_arguments, exit_status, positive_int, recipe_for, run_experiment,
-                                run_settings)
+                                add_training_arguments, default_out_dir, exit_status, positive_int, recipe_changes,
+                                recipe_for, run_experiment, run_settings)
+from minicnn.files import npz_fault
 from minicnn.gradcheck import check_layer, where_it_failed
 from minicnn.layers import Layer
 from minicnn.model import Sequential
@@ -102,8 +104,11 @@ def command_reproduce(arguments):
 
 
 def run(arguments, overrides):
-    """run_experiment for train and reproduce, into --out-dir (default runs/NAME), the command line recorded."""
-    run_experiment(arguments.name, overrides, out_dir=arguments.out_dir or os.path.join("runs", arguments.name),
+    """run_experiment for train and reproduce, into --out-dir (default runs/NAME for the paper's recipe,
+    runs/NAME-<what differs> for any other run), the command line recorded."""
+    out_dir = arguments.out_dir or default_out_dir(os.path.join("runs", arguments.name), arguments.limit,
+                                                   arguments.seed, recipe_changes(arguments.name, overrides))
+    run_experiment(arguments.name, overrides, out_dir=out_dir,
                    resume=arguments.resume, overwrite=arguments.overwrite,
                    extra_config={"command": shlex.join(["minicnn"] + arguments.argv)}, **run_settings(arguments))
     return 0
@@ -122,17 +127,32 @@ def recorded_standardize(model_path):
         return False
 
 
+def load_npz_file(load, path):
+    """``load(path)``, with an error that says what is wrong with the file: missing, empty, truncated."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file (a run leaves its model in RUN_DIR/model.npz)")
+    try:
+        return load(path)
+    except ValueError as error:
+        fault = npz_fault(path)
+        if fault is None:
+            raise
+        raise ValueError(fault) from error
+
+
 def command_evaluate(arguments):
     """`minicnn evaluate MODEL.npz`: accuracy, classification report and confusion matrix on the test set."""
-    model = Sequential.load(arguments.model)
-    pca = PCAProjection.load(arguments.pca) if arguments.pca else None
+    model = load_npz_file(Sequential.load, arguments.model)
+    pca = load_npz_file(PCAProjection.load, arguments.pca) if arguments.pca else None
     if len(model.input_shape) == 1 and pca is None:
         beside = os.path.join(os.path.dirname(arguments.model), "pca.npz")
         raise UsageError(f"{arguments.model} takes {model.input_shape[0]} PCA features, not images: pass the PCA "
                          f"of its run with --pca" + (f" {beside}" if os.path.exists(beside) else " RUN_DIR/pca.npz"))
     if len(model.input_shape) != 1 and pca is not None:
         raise UsageError(f"{arguments.model} takes images {model.input_shape}, not PCA features: drop --pca")
-    (_, _), (x_test, y_test) = data.load_fashion_mnist(arguments.data_dir)
+    data_source = os.path.abspath(data.locate_fashion_mnist(arguments.data_dir))
+    print(f"data: Fashion-MNIST from {data_source}")
+    (_, _), (x_test, y_test) = data.load_fashion_mnist(data_source)
     if arguments.limit:
         x_test, y_test = x_test[:arguments.limit], y_test[:arguments.limit]
     if pca is not None:
@@ -151,7 +171,7 @@ def command_evaluate(arguments):
     print(f"{model.name}: test accuracy {metrics.accuracy(y_test, predicted):.4f} on {len(y_test):,} images"
           f" ({'standardized' if standardize else 'scaled to [0, 1]'}{', PCA' if pca else ''})\n")
     print(metrics.classification_report(y_test, predicted, class_names=class_names))
-    print("\nconfusion matrix (rows: true class, columns: predicted class)")
+    print()
     print(metrics.format_confusion_matrix(metrics.confusion_matrix(y_test, predicted), class_names))
     return 0
 
@@ -311,10 +331,13 @@ def command_results(arguments):
     missing = [directory for directory in arguments.directories if not os.path.isdir(directory)]
     if missing:
         raise UsageError(f"no such directory: {', '.join(missing)}")
-    table = results.results_table(arguments.directories)
+    table = results.results_table(arguments.directories, arguments.include_limited)
     if table.count("\n") < 2:
+        limited = results.find_runs(arguments.directories, include_limited=True) and not arguments.include_limited
         raise UsageError("no finished run (a config.json with a test accuracy) under "
-                         f"{', '.join(arguments.directories)}")
+                         f"{', '.join(arguments.directories)}"
+                         + ("; the runs there are on limited data (--limit): --include-limited shows them"
+                            if limited else ""))
     print(table)
     return 0
 
@@ -356,6 +379,7 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="minicnn", description=__doc__.split("\n\n")[0],
                                      formatter_class=HelpFormatter,
                                      epilog=__doc__.split("\n\n", 1)[1] + "\nEvery command has --help.")
+    parser.add_argument("--version", action="version", version=f"minicnn {minicnn.__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
     def command(name, function, summary, description=None):
@@ -374,7 +398,7 @@ def build_parser():
                     "Train a zoo network with its paper's recipe, changed by the options, then evaluate it once on "
                     "the test set and write config, history, model, report and figures into --out-dir.")
     network_argument(train)
-    add_run_arguments(train, out_dir=None)
+    add_run_arguments(train, out_dir="runs/NAME")
     train.add_argument("--batch-size", type=int, default=None, help="instead of the recipe's")
     train.add_argument("--lr", type=float, default=None, help="the learning rate, instead of the recipe's")
     train.add_argument("--optimizer", choices=list(optim.OPTIMIZERS), default=None, help="instead of the recipe's")
@@ -383,18 +407,19 @@ def build_parser():
                             "has none (--no-augment: none); default: as the recipe says")
     train.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="set any recipe key (the list below; JSON values allowed), repeatable")
-    train.epilog = f"--out-dir defaults to runs/NAME.\n\nThe recipe keys (minicnn/zoo.py, RECIPE_KEYS):\n{keys}"
+    train.epilog = f"The recipe keys (minicnn/zoo.py, RECIPE_KEYS):\n{keys}"
 
     reproduce = command("reproduce", command_reproduce, "train a network exactly with its paper's recipe; "
                         "report and figures", "Run a zoo network's paper recipe end to end (--epochs and --limit "
                         "are for a quick try) and write config, history, model, report and figures into --out-dir.")
     network_argument(reproduce)
-    add_run_arguments(reproduce, out_dir=None)
-    reproduce.epilog = "--out-dir defaults to runs/NAME."
+    add_run_arguments(reproduce, out_dir="runs/NAME")
 
     results_command = command("results", command_results, "the Markdown table of finished runs: test accuracy "
                               "(mean and spread over seeds) against the paper's, epochs, minutes, commands")
     results_command.add_argument("directories", nargs="+", metavar="DIR", help="searched for runs' config.json")
+    results_command.add_argument("--include-limited", action="store_true",
+                                 help="also the runs on limited data (--limit), each in a row marked so")
 
     curves = command("curves", command_curves, "several runs' validation loss and accuracy per epoch on shared "
                      "axes, one line per run, in one PNG")
@@ -406,7 +431,8 @@ def build_parser():
     evaluation = command("evaluate", command_evaluate, "evaluate a saved model.npz on the test set and print "
                          "its classification report")
     evaluation.add_argument("model", metavar="MODEL.npz", help="a model saved by minicnn (a run's model.npz)")
-    evaluation.add_argument("--data-dir", default=None, help="where the Fashion-MNIST IDX files are (default: search)")
+    evaluation.add_argument("--data-dir", default=None,
+                            help="where the Fashion-MNIST IDX files are, or are downloaded to (default: search)")
     evaluation.add_argument("--limit", type=positive_int, default=None, help="only the first LIMIT test images")
     evaluation.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=None,
                             help="standardize the pixels as in training (default: as the run's config.json beside "

@@ -13,17 +13,21 @@ schedule, loss, augmentation and callbacks, checkpointing after every epoch;
 then evaluate it once on the test set and write the report and figures.
 """
 import argparse
+import hashlib
+import json
 import os
+import re
 import shlex
 import sys
 import time
+import types
 
-from minicnn import backend, data, optim, report, zoo
+from minicnn import backend, data, optim, report, results, zoo
 from minicnn.files import atomic_write
 from minicnn.layers.normalization import CONVENTIONS
 from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.projections import PCAProjection
-from minicnn.train import MONITORS, EarlyStopping, KeepBestWeights, TrainingDiverged, evaluate, fit
+from minicnn.train import MONITORS, EarlyStopping, KeepBestWeights, TrainingDiverged, evaluate, fit, saved_position
 
 CLASS_NAMES = data.CLASS_NAMES["fashion-mnist"]
 # The flagship's --augment, and `minicnn train --augment` for a recipe without augmentation of its own.
@@ -97,8 +101,10 @@ def recipe_for(name, overrides=None):
     if keep_best_monitor(recipe) not in KEEP_BEST_MONITORS + (None,):
         raise RecipeError(f"keep_best must be one of {', '.join(KEEP_BEST_MONITORS)}, true or false, "
                           f"got {recipe['keep_best']!r}")
-    make_augmenter(recipe)   # built once here only to check their settings before any data is read
+    # built once here only to check their settings before any data is read or any directory looked at
+    make_augmenter(recipe)
     make_callbacks(recipe)
+    make_schedule(types.SimpleNamespace(lr=recipe["lr"]), recipe)
     return recipe
 
 
@@ -112,7 +118,8 @@ def load_splits(data_dir=None, val_fraction=0.2, seed=0, limit=None):
     """Fashion-MNIST as training, validation and test images.
 
     Inputs:
-    - data_dir: where the IDX files are; None searches (see data.load_fashion_mnist).
+    - data_dir: where the IDX files are (they are downloaded into it if missing); None searches
+      (see data.load_fashion_mnist).
     - val_fraction: the share of the 60,000 training images held out, stratified by class.
     - seed: picks the validation images.
     - limit: a quick try: the first ``limit`` training images and at most as many
@@ -218,6 +225,46 @@ def make_callbacks(recipe):
     return callbacks, keep_best
 
 
+def default_out_dir(base, limit=None, seed=0, changes=()):
+    """Where a run goes when no --out-dir is given: ``base`` for the paper's recipe on all the data with
+    seed 0, else ``base`` plus what differs, so that a quick try never lands in, or is refused by, the
+    folder of the paper's run (nor two different quick tries in one folder).
+
+    Inputs:
+    - base: the folder of the paper's run, e.g. "runs/enhanced_cnn".
+    - limit, seed: the run's --limit and --seed.
+    - changes: "key=value" texts, the recipe's changes (recipe_changes), e.g. ["batch_size=64", "epochs=3"].
+
+    Returns e.g. "runs/enhanced_cnn-limit6000-batch_size64-epochs3".
+    """
+    parts = ([f"limit={limit}"] if limit else []) + ([f"seed={seed}"] if seed else []) + list(changes)
+    words = []
+    for part in parts:
+        key, _, value = part.partition("=")
+        value = re.sub(r"[^A-Za-z0-9._]+", "-", value).strip("-")
+        words.append(key + value if re.match(r"[0-9.]", value) else f"{key}-{value}")
+    suffix = "-".join(words)
+    if len(suffix) > 60:   # a folder name stays readable; the hash keeps two long recipes apart
+        suffix = f"{suffix[:50]}-{hashlib.sha1(suffix.encode()).hexdigest()[:8]}"
+    return f"{base}-{suffix}" if suffix else base
+
+
+def recipe_changes(name, overrides):
+    """How network ``name``'s recipe with ``overrides`` differs from the paper's: "key=value" texts."""
+    return results.recipe_changes({"network": name, "recipe": recipe_for(name, overrides)})
+
+
+def comparison_out_dir(arguments):
+    """An example's OUT_DIR: --out-dir if given, else its default folder, with what a quick try changes
+    (--limit, --seed, --epochs) in the name. Also stored in ``arguments.out_dir``."""
+    if arguments.out_dir is None:
+        changes = [f"epochs={arguments.epochs}"] if arguments.epochs is not None else []
+        arguments.out_dir = default_out_dir(arguments.default_out_dir, arguments.limit, arguments.seed, changes)
+    if os.path.exists(arguments.out_dir) and not os.path.isdir(arguments.out_dir):
+        raise RecipeError(f"--out-dir {arguments.out_dir} is a file, not a directory: give a directory for the runs")
+    return arguments.out_dir
+
+
 def checkpoint_for(out_dir, resume, overwrite):
     """OUT_DIR/checkpoint.npz (None without an out_dir), once the run may go there.
 
@@ -229,6 +276,8 @@ def checkpoint_for(out_dir, resume, overwrite):
         if resume:
             raise RecipeError("resume continues from OUT_DIR/checkpoint.npz: give an out_dir")
         return None
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise RecipeError(f"out_dir {out_dir} is a file, not a directory: give a directory for the run's files")
     checkpoint = os.path.join(out_dir, "checkpoint.npz")
     if resume:
         if not os.path.exists(checkpoint):
@@ -243,6 +292,42 @@ def checkpoint_for(out_dir, resume, overwrite):
     return checkpoint
 
 
+def finished_run(name, out_dir, checkpoint, epochs, identity, verbose=True):
+    """The saved result of the finished run in ``out_dir``, said in words, when --resume has nothing left
+    to train (every one of ``epochs`` trained, or the run stopped early) and its report was written;
+    None otherwise (a run trained but not reported is evaluated and reported again).
+
+    Returns a dict like run_experiment's, from the run's config.json and history.json (minutes 0.0).
+    """
+    position = saved_position(checkpoint, identity)
+    stopped_early = bool(position.get("stopped_early"))
+    trained = position["epoch"] - 1
+    config_path = os.path.join(out_dir, "config.json")
+    if position["step"] or (trained < epochs and not stopped_early) or not os.path.exists(config_path):
+        return None
+    with open(config_path, encoding="utf-8") as file:
+        config = json.load(file)
+    if "test_accuracy" not in config:
+        return None
+    if verbose:
+        how = (f"it stopped early after epoch {trained} (its validation figure had stopped improving)"
+               if stopped_early else f"its {trained} epoch is trained" if trained == 1
+               else f"its {trained} epochs are trained")
+        further = "" if stopped_early else f" To train it further, give more --epochs than {trained} with --resume."
+        print(f"{out_dir} holds a finished run, so there is nothing to resume: {how}. Its test accuracy was "
+              f"{config['test_accuracy']:.4f} (report in {os.path.join(out_dir, 'report.txt')}).{further}")
+    history_path = os.path.join(out_dir, "history.json")
+    history = {}
+    if os.path.exists(history_path):
+        with open(history_path, encoding="utf-8") as file:
+            history = json.load(file)
+    return {"name": name, "test_accuracy": config["test_accuracy"],
+            "best_val_accuracy": config.get("best_val_accuracy"), "best_epoch": config.get("best_epoch"),
+            "epochs_run": config.get("epochs_run", trained), "minutes": 0.0, "parameters": config.get("parameters"),
+            "pca_components": config.get("pca_components"), "out_dir": out_dir, "history": history,
+            "limit": config.get("limit")}
+
+
 def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, limit=None, backend_name=None,
                    resume=False, overwrite=False, verbose=True, extra_config=None):
     """Train zoo network ``name`` with its recipe (plus ``overrides``), test it once, and report.
@@ -253,7 +338,8 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     - seed: seeds the split, the initial weights, the shuffling, dropout and augmentation.
     - out_dir: where checkpoint.npz (after every epoch) and report.write_run's files
       go, plus pca.npz and pca_variance.png for a PCA recipe; None writes nothing.
-    - data_dir: where the Fashion-MNIST files are (None: search).
+    - data_dir: where the Fashion-MNIST files are, or go when downloaded (None: search); config.json
+      records the directory they really came from.
     - limit: a quick try: this many training images, at most as many validation and test images.
     - backend_name: "numpy" or "cupy"; None keeps the active backend.
     - resume: continue from out_dir/checkpoint.npz, which must exist and belong to the
@@ -270,9 +356,18 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     """
     recipe = recipe_for(name, overrides)
     checkpoint = checkpoint_for(out_dir, resume, overwrite)
+    identity = {"network": name, "recipe": dict(recipe, epochs=None), "seed": seed, "limit": limit}
+    finished = finished_run(name, out_dir, checkpoint, recipe["epochs"], identity, verbose) if resume else None
+    if finished:
+        return finished
     if backend_name:
         backend.set_backend(backend_name)
-    splits = load_splits(data_dir, recipe["val_fraction"], seed, limit)
+    # the directory the data really comes from, printed and recorded: a --data-dir given is used or refused,
+    # never replaced by another copy
+    data_source = os.path.abspath(data.locate_fashion_mnist(data_dir))
+    if verbose:
+        print(f"data: Fashion-MNIST from {data_source}", flush=True)
+    splits = load_splits(data_source, recipe["val_fraction"], seed, limit)
     (train, val, test), pca = prepare_inputs(splits, recipe)
     if pca and verbose:
         print(f"PCA: {len(pca.components)} components keep {pca.variance:.0%} of the variance "
@@ -290,8 +385,8 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     history = fit(model, optimizer, train, val, epochs=recipe["epochs"], batch_size=recipe["batch_size"],
                   loss=SoftmaxCrossEntropy(label_smoothing=recipe["label_smoothing"]),
                   schedule=make_schedule(optimizer, recipe), augment=augment, callbacks=callbacks, seed=seed,
-                  resume=resume, checkpoint=checkpoint, progress=verbose,
-                  identity={"network": name, "recipe": dict(recipe, epochs=None), "seed": seed, "limit": limit})
+                  resume=resume, checkpoint=checkpoint, progress=verbose, history_dir=out_dir,
+                  identity=identity)
     minutes = (time.perf_counter() - started) / 60
     val_accuracies = history["val_accuracy"]
     best_val_accuracy = max(val_accuracies) if val_accuracies else None
@@ -304,7 +399,7 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
         # the command that made the run: the caller's (the `minicnn` command gives its own), else this process's
         command = (extra_config or {}).get("command") or shlex.join(["python"] + sys.argv)
         config = dict(extra_config or {}, command=command, network=name, recipe=recipe, seed=seed,
-                      backend=backend.name, limit=limit, data_dir=data_dir, out_dir=out_dir, resume=resume,
+                      backend=backend.name, limit=limit, data_dir=data_source, out_dir=out_dir, resume=resume,
                       pca_components=len(pca.components) if pca else None, parameters=list(model.count_params()),
                       epochs_run=len(history["epoch"]),
                       best_epoch=best_epoch, best_val_accuracy=best_val_accuracy,
@@ -330,7 +425,7 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     return {"name": name, "test_accuracy": test_accuracy, "best_val_accuracy": best_val_accuracy,
             "best_epoch": best_epoch, "epochs_run": len(history["epoch"]), "minutes": round(minutes, 2),
             "parameters": list(model.count_params()), "pca_components": len(pca.components) if pca else None,
-            "out_dir": out_dir, "history": dict(history)}
+            "out_dir": out_dir, "history": dict(history), "limit": limit}
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -354,25 +449,43 @@ def positive_int(text):
     return value
 
 
+def non_negative_int(text):
+    """argparse type for --seed and --patience: a whole number >= 0 (NumPy takes no negative seed)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
 def add_training_arguments(parser):
     """The flags of anything that trains: every example, `minicnn train`/`reproduce` and `minicnn sweep`."""
     parser.add_argument("--backend", choices=backend.BACKENDS, default=os.environ.get("MINICNN_BACKEND", "numpy"),
                         help="numpy (CPU) or cupy (NVIDIA GPU)")
-    parser.add_argument("--seed", type=int, default=0, help="seeds the split, the weights, shuffling and augmentation")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seeds the split, the weights, shuffling and augmentation")
     parser.add_argument("--epochs", type=positive_int, default=None,
                         help="train this many epochs instead of the recipe's")
     parser.add_argument("--limit", type=positive_int, default=None,
                         help="a quick try: use only this many training images, and as many validation and test images")
-    parser.add_argument("--data-dir", default=None, help="where the Fashion-MNIST IDX files are (default: search)")
+    parser.add_argument("--data-dir", default=None, help="where the Fashion-MNIST IDX files are, or are downloaded to "
+                             "(default: search $MINICNN_DATA, the user cache, /usr/share/datasets)")
 
 
 def add_run_arguments(parser, out_dir):
-    """The flags every example and `minicnn train`/`reproduce` share; ``out_dir`` is --out-dir's default."""
+    """The flags every example and `minicnn train`/`reproduce` share; ``out_dir`` is the folder of the paper's
+    run, --out-dir's default (``arguments.default_out_dir``; see default_out_dir for the other runs')."""
     add_training_arguments(parser)
-    parser.add_argument("--out-dir", default=out_dir, help="where the report, figures and checkpoints go")
+    parser.set_defaults(default_out_dir=out_dir)
+    parser.add_argument("--out-dir", default=None,
+                        help=f"where the report, figures and checkpoints go (default: {out_dir} for the paper's "
+                             f"recipe; a run that changes it, e.g. with --limit, --seed or --epochs, gets its own "
+                             f"folder beside it, such as {out_dir}-limit6000-epochs3)")
     again = parser.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true",
-                       help="continue the run in OUT_DIR from its checkpoint (after Ctrl-C, or with more --epochs)")
+                       help="continue the run in OUT_DIR from its checkpoint: after Ctrl-C, with the same flags; "
+                            "to train a finished run further, give its --out-dir and more --epochs")
     again.add_argument("--overwrite", action="store_true",
                        help="start again in an OUT_DIR that holds a run, removing that run's files")
 
@@ -402,7 +515,7 @@ def run_comparison(runs, arguments, title):
 
     Returns the list of run_experiment results, each with its "label" added.
     """
-    out_dirs = [os.path.join(arguments.out_dir, label) for label, _, _ in runs]
+    out_dirs = [os.path.join(comparison_out_dir(arguments), label) for label, _, _ in runs]
     started = [os.path.exists(os.path.join(out_dir, "checkpoint.npz")) for out_dir in out_dirs]
     if arguments.resume and not any(started):
         raise RecipeError(f"nothing to resume: no run in {arguments.out_dir} has a checkpoint yet "
@@ -431,12 +544,18 @@ def comparison_table(results):
     lines = ["| run | network | paper | parameters (trainable + non-trainable) | reported accuracy "
              "| test accuracy | best validation accuracy | epochs | minutes |",
              "|---|---|---|---|---|---|---|---|---|"]
+    limits = sorted({result["limit"] for result in results if result.get("limit")})
+    if limits:   # a quick try's accuracy is no reproduction of the paper's figure beside it
+        lines.insert(0, f"A quick try on limited data (--limit {', '.join(map(str, limits))}: at most that many "
+                        "training, validation and test images), not the paper's; its accuracies are not "
+                        "comparable with the reported ones.\n")
     for result in results:
         network = zoo.NETWORKS[result["name"]]
         trainable, non_trainable = result["parameters"]
         best_val = "-" if result["best_val_accuracy"] is None else f"{result['best_val_accuracy']:.2%}"
+        limited = f" (--limit {result['limit']})" if result.get("limit") else ""
         lines.append(f"| {result['label']} | {result['name']} | {network.citation} | {trainable:,} + {non_trainable:,} "
-                     f"| {network.reported} | {result['test_accuracy']:.2%} | {best_val} | {result['epochs_run']} "
+                     f"| {network.reported} | {result['test_accuracy']:.2%}{limited} | {best_val} | {result['epochs_run']} "
                      f"| {result['minutes']:.1f} |")
     return "\n".join(lines)
 
@@ -448,10 +567,18 @@ def exit_status(function, program, usage_errors=()):
     2: a setting to change (a RecipeError or one of ``usage_errors``); 1: a run that
     could not go on (a missing or bad file, a backend that cannot start, a loss that
     diverged, a package of the examples' extra not installed); 130: Ctrl-C (fit() has
-    already saved the checkpoint and said how to resume).
+    already saved the checkpoint and said how to resume); 141: the reader of the
+    output closed it (a pipe into `head`), said nothing about.
     """
     try:
-        return function()
+        status = function()
+        sys.stdout.flush()   # here, so that a closed pipe is seen inside this try, not at exit
+        return status
+    except BrokenPipeError:
+        # the reader of our output went away (`minicnn zoo | head -1`): nothing is wrong, and nothing more
+        # can be printed; point stdout at /dev/null so the interpreter's own flush at exit stays quiet
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141   # what a shell reports for a program ended by SIGPIPE
     except ModuleNotFoundError as error:
         if error.name not in OPTIONAL_PACKAGES:
             raise

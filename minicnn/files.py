@@ -1,7 +1,27 @@
-"""Writing files so that a crash never leaves half of one behind."""
+"""Writing files so that a crash never leaves half of one behind, and saying what is wrong with one that is."""
 import contextlib
 import os
 import uuid
+
+
+ZIP_MAGIC = b"PK\x03\x04"   # how every .npz (a zip archive) begins
+
+
+def npz_fault(path):
+    """Why ``path`` cannot be read as a minicnn .npz, in words a person can act on, or None when none of
+    these is the reason: no such file, an empty file, or one that begins as an .npz but is cut short or
+    damaged (a copy or a save that did not finish)."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        return f"{path}: no such file"
+    with open(path, "rb") as file:
+        head = file.read(len(ZIP_MAGIC))
+    if not head:
+        return f"{path}: the file is empty (truncated: a copy or a save that did not finish?)"
+    if head == ZIP_MAGIC:
+        return (f"{path}: truncated or damaged: it begins as an .npz file but cannot be read to its end "
+                "(a copy or a save that did not finish?); copy it again or make it again")
+    return None
 
 
 @contextlib.contextmanager

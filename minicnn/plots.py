@@ -332,11 +332,12 @@ def plot_samples(images, labels, class_names, path, count=25, title="Sample imag
 
 
 def confidence_text(probability):
-    """A probability as a caption: '87%'; near 1 with two decimals, '99.97%', or '>99.99%', never a flat
-    '100%' that an overconfident model's mistakes would all read."""
+    """A probability as a caption, always with two decimals so captions side by side compare at a glance:
+    '87.25%', '99.97%', or '>99.99%', never a flat '100%' that an overconfident model's mistakes would
+    all read."""
     if probability >= 0.99995:
         return ">99.99%"
-    return f"{100 * probability:.2f}%" if probability >= 0.99 else f"{probability:.0%}"
+    return f"{100 * probability:.2f}%"
 
 
 def plot_misclassified(images, y_true, y_pred, class_names, path, count=25,
@@ -383,7 +384,11 @@ def plot_misclassified(images, y_true, y_pred, class_names, path, count=25,
         if probabilities is not None:
             caption += f" ({confidence_text(confidence[index])})"
         captions.append(caption)
-    full_title = f"{title}\n{len(shown)} of {wrong.size:,} mistakes in {len(y_true):,} images"
+    if probabilities is not None:
+        full_title = (f"{title}\nthe {len(shown)} most confident of {wrong.size:,} mistakes in {len(y_true):,} "
+                      "images, with the confidence in the wrong answer")
+    else:
+        full_title = f"{title}\nthe first {len(shown)} of {wrong.size:,} mistakes in {len(y_true):,} images"
     shown_images = _as_grayscale_images(backend.to_numpy(images)[shown])
     return _plot_image_grid(shown_images, captions, path, full_title)
 

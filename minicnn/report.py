@@ -40,7 +40,6 @@ def write_run(out_dir, model, history, test, config, class_names, batch_size=512
         file.write(f"{model.name}: {trainable:,} trainable + {non_trainable:,} non-trainable parameters\n")
         file.write(f"test accuracy: {test_accuracy:.4f} on {len(y_test):,} images\n\n")
         file.write(metrics.classification_report(y_test, predicted, class_names=class_names) + "\n\n")
-        file.write("confusion matrix (rows: true class, columns: predicted class)\n")
         file.write(metrics.format_confusion_matrix(matrix, class_names) + "\n")
     plots.plot_history(history, os.path.join(out_dir, "curves.png"), title=f"{model.name}: training history")
     plots.plot_confusion_matrix(matrix, class_names, os.path.join(out_dir, "confusion.png"),

@@ -5,7 +5,9 @@
 Runs of one network share a row only if they trained with the same recipe; a
 row whose recipe is not the zoo's names what it changed, e.g.
 "awasthi-enhanced-cnn (batch_norm="keras")", so seeds of different recipes are
-never averaged together.
+never averaged together. A run on limited data (--limit) is no reproduction of
+a paper: it is left out, unless asked for (include_limited), and then has a
+row of its own marked "limit=N images".
 
 Every number comes from a run directory written by minicnn.experiment
 (config.json: the command, the network, the seed, the epochs run, the training
@@ -20,12 +22,13 @@ import statistics
 from minicnn import zoo
 from minicnn.model import Sequential
 
-HEADER = ("| network | parameters: ours (paper) | paper: accuracy (split) | ours: test accuracy | seeds | epochs "
-          "| minutes per run (CPU) | command |\n|---|---|---|---|---|---|---|---|")
+HEADER = ("| network | parameters: ours (paper) | paper: accuracy (split) | ours: test accuracy | runs | seeds | epochs "
+          "| minutes per run (CPU) | command |\n|---|---|---|---|---|---|---|---|---|")
 
 
-def find_runs(directories):
-    """The config.json of every finished run (one with a test accuracy) under ``directories``, as dicts.
+def find_runs(directories, include_limited=False):
+    """The config.json of every finished run (one with a test accuracy) under ``directories``, as dicts;
+    runs on limited data (a --limit) only with ``include_limited``.
 
     Runs that did not record their parameter counts get them from the model.npz beside the config.
     """
@@ -38,7 +41,7 @@ def find_runs(directories):
                 except json.JSONDecodeError as error:
                     # a table that quietly left a run out would mislead more than no table
                     raise ValueError(f"{path}: not valid JSON ({error}); mend or remove it") from error
-            if "test_accuracy" in config and "network" in config:
+            if "test_accuracy" in config and "network" in config and (include_limited or not config.get("limit")):
                 model_path = os.path.join(os.path.dirname(path), "model.npz")
                 if "parameters" not in config and os.path.exists(model_path):
                     config["parameters"] = list(Sequential.load(model_path).count_params())
@@ -84,7 +87,7 @@ def recipe_changes(run):
 def table_row(name, runs):
     """One Markdown row for the runs of network ``name``, which all share one recipe."""
     network = zoo.NETWORKS.get(name)
-    changes = recipe_changes(runs[0])
+    changes = recipe_changes(runs[0]) + ([f"limit={runs[0]['limit']:,} images"] if runs[0].get("limit") else [])
     counts = sorted({tuple(run["parameters"]) for run in runs if "parameters" in run})
     parameters = ", ".join(f"{trainable:,} + {non_trainable:,}" for trainable, non_trainable in counts) or "?"
     if network:
@@ -96,20 +99,21 @@ def table_row(name, runs):
     commands = "; ".join(sorted({f"`{general_command(run['command'])}`" for run in runs if run.get("command")}))
     label = f"{name} ({', '.join(changes)})" if changes else name
     return (f"| {label} | {parameters} | {reported} | {mean_and_spread([run['test_accuracy'] for run in runs])} "
-            f"| {', '.join(map(str, seeds))} | {', '.join(map(str, epochs))} | {minutes:.1f} | {commands} |")
+            f"| {len(runs)} | {', '.join(map(str, seeds))} | {', '.join(map(str, epochs))} | {minutes:.1f} "
+            f"| {commands} |")
 
 
-def results_table(directories):
-    """The Markdown table of every finished run under ``directories``: one row per network (in zoo order)
-    and recipe, the zoo's recipe first."""
+def results_table(directories, include_limited=False):
+    """The Markdown table of every finished run under ``directories``: one row per network (in zoo order),
+    recipe and data (all of it, or a --limit: only with ``include_limited``), the zoo's recipe first."""
     groups = {}
-    for run in find_runs(directories):
-        recipe = json.dumps(settings_in_force(run.get("recipe")), sort_keys=True)
+    for run in find_runs(directories, include_limited):
+        recipe = json.dumps(dict(settings_in_force(run.get("recipe")), limit=run.get("limit")), sort_keys=True)
         groups.setdefault((run["network"], recipe), []).append(run)
     order = list(zoo.NETWORKS) + sorted({name for name, _ in groups} - set(zoo.NETWORKS))
 
     def position(group):
         (name, _), runs = group
-        return order.index(name), bool(recipe_changes(runs[0])), group[0][1]
+        return order.index(name), bool(runs[0].get("limit")), bool(recipe_changes(runs[0])), group[0][1]
 
     return "\n".join([HEADER] + [table_row(name, runs) for (name, _), runs in sorted(groups.items(), key=position)])

@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from minicnn import backend
-from minicnn.files import atomic_write
+from minicnn.files import atomic_write, npz_fault
 from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.model import read_npz
 
@@ -204,9 +204,14 @@ class StopAfterStep:
 
     Stopping between steps, never inside one, is what makes the checkpoint
     written at Ctrl-C consistent (no half-updated parameters). A second Ctrl-C
-    stops at once, for a run that will not reach the end of its step; the
-    checkpoint on disk is then the one of the last finished epoch.
+    stops at once, for a run that will not reach the end of its step, and says
+    what the checkpoint on disk holds: ``saved``, in words (position_text), which
+    the loop updates after every checkpoint it writes. Checkpoints are written
+    atomically, so the last one saved is whole.
     """
+
+    def __init__(self, checkpoint=None, saved=None):
+        self.checkpoint, self.saved = checkpoint, saved
 
     def __enter__(self):
         self.requested = False
@@ -217,6 +222,10 @@ class StopAfterStep:
 
     def request(self, signum, frame):
         if self.requested:
+            print("\ninterrupted again: stopped at once, inside a step. "
+                  + (f"{self.checkpoint} is whole and holds the run {self.saved}; --resume continues from there"
+                     if self.checkpoint and self.saved else "No checkpoint was saved: the run starts over"),
+                  file=sys.stderr)
             raise KeyboardInterrupt
         self.requested = True
 
@@ -226,7 +235,8 @@ class StopAfterStep:
 
 
 def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, loss=None, schedule=None, augment=None,
-        callbacks=(), checkpoint=None, resume=False, seed=0, progress=True, steps_per_epoch=None, identity=None):
+        callbacks=(), checkpoint=None, resume=False, seed=0, progress=True, steps_per_epoch=None, identity=None,
+        history_dir=None):
     """Train ``model`` and return its History.
 
     - train, val: (x, y) host arrays, x (N, *model.input_shape) float, y (N,) int.
@@ -235,7 +245,10 @@ def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, loss=None, 
     - callbacks: EarlyStopping / KeepBestWeights (KeepBestWeights restores the best weights at the end).
     - checkpoint: path of the .npz written atomically after every epoch and at Ctrl-C (which
       finishes the step in progress, saves, then raises KeyboardInterrupt);
-      resume=True continues from it (same numbers as an uninterrupted run).
+      resume=True continues from it (same numbers as an uninterrupted run), and says where.
+      A run that stopped early stays stopped.
+    - history_dir: where history.json and history.csv are written, atomically, after every
+      epoch, so a run in progress can be looked at (`minicnn curves`); None writes none.
     - steps_per_epoch: cap on batches per epoch (a quick try); None = the whole set.
     - identity: a JSON-able dict of what makes the run this run (network, recipe, seed, ...), kept in
       the checkpoint; resuming a checkpoint of another identity raises ValueError naming what differs.
@@ -249,12 +262,17 @@ def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, loss=None, 
     steps = math.ceil(len(x_train) / batch_size)
     steps = min(steps, steps_per_epoch) if steps_per_epoch else steps
     run = {"epoch": 1, "step": 0, "sums": [0.0, 0, 0], "seconds": 0.0, "history": History()}
+    saved = None
     if resume and checkpoint and os.path.exists(checkpoint):
         run = load_training_state(checkpoint, model, optimizer, schedule, callbacks, identity)
+        saved = position_text(run, steps)
+        if progress and run["epoch"] <= epochs and not run.get("stopped_early"):
+            print(f"resuming {checkpoint}, saved {saved}: {what_comes_next(run)} of {epochs}", flush=True)
     run["identity"] = identity
     history = run["history"]
-    with StopAfterStep() as interrupt:
-        for epoch in range(run["epoch"], epochs + 1):
+    last_epoch = run["epoch"] - 1 if run.get("stopped_early") else epochs
+    with StopAfterStep(checkpoint, saved) as interrupt:
+        for epoch in range(run["epoch"], last_epoch + 1):
             order = np.random.default_rng((seed, epoch)).permutation(len(x_train))
             totals = EpochTotals(steps - run["step"], run["step"], run["sums"])
             started = time.perf_counter() - run["seconds"]
@@ -279,7 +297,8 @@ def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, loss=None, 
                     run["sums"] = finite_sums(totals, epoch, steps, checkpoint)
                     if checkpoint:
                         save_training_state(checkpoint, model, optimizer, schedule, callbacks, run)
-                    stop_for_ctrl_c(checkpoint, f"epoch {epoch}, step {step + 1}")
+                        interrupt.saved = position_text(run, steps)
+                    stop_for_ctrl_c(checkpoint, run, steps)
             loss_sum, correct, seen = finite_sums(totals, epoch, steps, checkpoint)
             logs = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": correct / seen, "lr": optimizer.lr}
             if val is not None:
@@ -290,11 +309,15 @@ def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, loss=None, 
             stop = any([callback.on_epoch_end(logs, model) for callback in callbacks])
             if schedule is not None:
                 schedule.step()
-            run.update(epoch=epoch + 1, step=0, sums=[0.0, 0, 0], seconds=0.0)
+            run.update(epoch=epoch + 1, step=0, sums=[0.0, 0, 0], seconds=0.0, stopped_early=stop)
             if checkpoint:
                 save_training_state(checkpoint, model, optimizer, schedule, callbacks, run)
+                interrupt.saved = position_text(run, steps)
+            if history_dir:   # so that a run in progress can be looked at
+                history.save_json(os.path.join(history_dir, "history.json"))
+                history.save_csv(os.path.join(history_dir, "history.csv"))
             if interrupt.requested:   # Ctrl-C during validation: the epoch is finished and saved, stop here
-                stop_for_ctrl_c(checkpoint, f"epoch {epoch}")
+                stop_for_ctrl_c(checkpoint, run, steps)
             if stop:
                 break
     for callback in callbacks:
@@ -326,11 +349,27 @@ def check_callbacks(callbacks, val):
             raise ValueError(f"{name} watches {callback.monitor}, which needs validation data: pass val=(x, y)")
 
 
-def stop_for_ctrl_c(checkpoint, where):
+def position_text(run, steps):
+    """Where a run stands, in words: "after epoch 4" or "during epoch 5, after step 7 of 94"."""
+    if run["step"]:
+        return f"during epoch {run['epoch']}, after step {run['step']} of {steps}"
+    return f"after epoch {run['epoch'] - 1}" if run["epoch"] > 1 else "before its first epoch"
+
+
+def what_comes_next(run):
+    """What training does next from the position in ``run``, in words."""
+    if run["step"]:
+        return f"epoch {run['epoch']} is not finished and goes on from step {run['step'] + 1}"
+    return f"training goes on with epoch {run['epoch']}"
+
+
+def stop_for_ctrl_c(checkpoint, run, steps):
     """Say where the run stopped and what was saved, then raise KeyboardInterrupt."""
     if checkpoint:
-        print(f"\ninterrupted: saved {checkpoint} after {where}; continue with --resume (fit: resume=True)",
-              file=sys.stderr)
+        print(f"\ninterrupted {position_text(run, steps)}: saved {checkpoint}. Continue with --resume "
+              f"(resume=True in fit): {what_comes_next(run)}.", file=sys.stderr)
+    else:
+        print(f"\ninterrupted {position_text(run, steps)}; nothing was saved (no checkpoint)", file=sys.stderr)
     raise KeyboardInterrupt
 
 
@@ -365,24 +404,46 @@ def flat_entries(identity):
     return entries
 
 
+def read_training_state(path):
+    """(arrays, state) of checkpoint ``path``: every array in it, and the JSON state save_training_state wrote."""
+    try:
+        contents = read_npz(path)
+    except (OSError, ValueError) as error:
+        raise ValueError(npz_fault(path) or str(error)) from error
+    if "training_state" not in contents:
+        raise ValueError(f"{path}: a model file, not a training checkpoint (no training_state)")
+    return contents, json.loads(str(contents["training_state"]))
+
+
+def saved_position(path, identity=None):
+    """Where the run of checkpoint ``path`` stands: a dict with epoch (the next one to train), step (steps
+    of it done) and stopped_early (True when EarlyStopping ended it; absent in older checkpoints).
+    Raises ValueError, as resuming would, if the checkpoint is of another ``identity``."""
+    run = read_training_state(path)[1]["run"]
+    check_same_run(path, run.get("identity"), identity)
+    return run
+
+
+def check_same_run(path, saved, identity):
+    """ValueError naming every difference when checkpoint ``path``'s ``saved`` identity is not ``identity``."""
+    if identity is None or saved is None:
+        return
+    # through JSON, as the saved one went, so that a tuple and the list it became compare equal
+    saved, identity = flat_entries(saved), flat_entries(json.loads(json.dumps(identity, default=float)))
+    differences = [f"{key} {saved.get(key)!r} there, {identity.get(key)!r} here"
+                   for key in sorted(set(saved) | set(identity)) if saved.get(key) != identity.get(key)]
+    if differences:
+        raise ValueError(f"{path} is the checkpoint of another run ({'; '.join(differences)}): "
+                         "resume it with the same settings, or start a new run elsewhere")
+
+
 def load_training_state(path, model, optimizer, schedule, callbacks, identity=None):
     """Put model, optimizer, schedule, callbacks and the model's RNG back as saved; return the run position.
 
     A checkpoint saved with an identity is only resumed by a run of the same identity.
     """
-    contents = read_npz(path)
-    if "training_state" not in contents:
-        raise ValueError(f"{path}: a model file, not a training checkpoint (no training_state)")
-    state = json.loads(str(contents["training_state"]))
-    saved = state["run"].get("identity")
-    if identity is not None and saved is not None:
-        # through JSON, as the saved one went, so that a tuple and the list it became compare equal
-        saved, identity = flat_entries(saved), flat_entries(json.loads(json.dumps(identity, default=float)))
-        differences = [f"{key} {saved.get(key)!r} there, {identity.get(key)!r} here"
-                       for key in sorted(set(saved) | set(identity)) if saved.get(key) != identity.get(key)]
-        if differences:
-            raise ValueError(f"{path} is the checkpoint of another run ({'; '.join(differences)}): "
-                             "resume it with the same settings, or start a new run elsewhere")
+    contents, state = read_training_state(path)
+    check_same_run(path, state["run"].get("identity"), identity)
     model.load_arrays(contents, source=path)
     optimizer_state = dict(state["optimizer"])
     optimizer_state["arrays"] = {key[len("optimizer/"):]: value for key, value in contents.items()

@@ -1,4 +1,4 @@
-"""Every network of the papers (see ../shared/papers.md), rebuilt layer by layer, with its metadata.
+"""Every network of the papers (docs/papers.md), rebuilt layer by layer, with its metadata.
 
 ``NETWORKS[name]`` is a ``Network``: the builder plus the paper, the
 published parameter counts, the reported accuracy (and on which split) and
@@ -10,10 +10,11 @@ overrides any of them.
 from dataclasses import dataclass, field
 
 from minicnn.layers import BatchNorm, Conv2D, Dense, Dropout, Flatten, LeakyReLU, MaxPool2D, ReLU
+from minicnn.layers.normalization import CONVENTIONS
 from minicnn.model import Sequential
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)   # twelve fields: by name, so none can be given in another's place
 class Network:
     name: str
     paper: str
@@ -144,61 +145,73 @@ OURS = "minicnn (ours)"
 UP_TO = {"keep_best": "val_accuracy"}
 
 NETWORKS = {network.name: network for network in [
-    Network("band-cnn", BAND, "Band et al. (seed 000)",
-            "4 conv (64, 64, 128, 128) + 2 max-pool + dropout, Dense 256", band_cnn, IMAGE,
-            786_122, 0, 0.9274, "test", "keras",
-            {"optimizer": "Adam", "lr": 1e-3, "batch_size": 64, "epochs": 20, "val_fraction": 0.2}),
-    Network("awasthi-basic-cnn", SEED001, "Awasthi & Soni 2024 (seed 001)",
-            "1 conv (64) + max-pool, Dense 128 (overfits)", awasthi_basic_cnn, IMAGE,
-            1_386_506, 0, 0.917, "validation", "keras",
-            {"optimizer": "Adam", "lr": 1e-3, "batch_size": 512, "epochs": 100, "val_fraction": 0.2, **UP_TO}),
-    Network("awasthi-enhanced-cnn", SEED001, "Awasthi & Soni 2024 (seed 001)",
-            "3 x (conv same + BatchNorm + ReLU + max-pool), Dense 256-128, dropout 0.5 (the flagship)",
-            awasthi_enhanced_cnn, IMAGE, 422_474, 448, 0.933, "validation", "keras",
-            {"optimizer": "Adam", "lr": 1e-3, "batch_size": 512, "epochs": 100, "val_fraction": 0.2, **UP_TO,
-             # the paper states no learning rate or schedule: annealing keeps the validation accuracy
-             # steady where a constant 1e-3 swings by a point (docs/results.md, the flagship)
-             "schedule": {"name": "CosineAnnealingLR"}}),
-    Network("report-ann", SEED002, "ANN vs CNN report (seed 002)", "MLP 784-256-128-10, dropout 0.2",
-            report_ann, IMAGE, 235_146, 0, 0.85, "test", "pytorch",
-            {"optimizer": "Adam", "lr": 1e-3, "batch_size": 64, "epochs": 10, "val_fraction": 0.2,
-             "standardize": True}),
-    Network("report-cnn", SEED002, "ANN vs CNN report (seed 002)",
-            "2 conv same (32, 64) + 1 max-pool, Dense 128, dropout 0.25", report_cnn, IMAGE,
-            1_625_866, 0, 0.90, "test", "pytorch",
-            {"optimizer": "Adam", "lr": 1e-3, "batch_size": 64, "epochs": 10, "val_fraction": 0.2,
-             "standardize": True}),
-    Network("saraswat-pca-dnn", SEED003, "Saraswat et al. (seed 003)",
-            "PCA to 95% variance (187 components), Dense 64, Dense 10", saraswat_pca_dnn, (187,),
+    Network(name="band-cnn", paper=BAND, citation="Band et al. (seed 000)",
+            description="4 conv (64, 64, 128, 128) + 2 max-pool + dropout, Dense 256",
+            layers=band_cnn, input_shape=IMAGE, trainable_params=786_122, non_trainable_params=0,
+            reported_accuracy=0.9274, reported_split="test", framework="keras",
+            recipe={"optimizer": "Adam", "lr": 1e-3, "batch_size": 64, "epochs": 20, "val_fraction": 0.2}),
+    Network(name="awasthi-basic-cnn", paper=SEED001, citation="Awasthi & Soni 2024 (seed 001)",
+            description="1 conv (64) + max-pool, Dense 128 (overfits)",
+            layers=awasthi_basic_cnn, input_shape=IMAGE, trainable_params=1_386_506, non_trainable_params=0,
+            reported_accuracy=0.917, reported_split="validation", framework="keras",
+            recipe={"optimizer": "Adam", "lr": 1e-3, "batch_size": 512, "epochs": 100, "val_fraction": 0.2, **UP_TO}),
+    Network(name="awasthi-enhanced-cnn", paper=SEED001, citation="Awasthi & Soni 2024 (seed 001)",
+            description="3 x (conv same + BatchNorm + ReLU + max-pool), Dense 256-128, dropout 0.5 (the flagship)",
+            layers=awasthi_enhanced_cnn, input_shape=IMAGE, trainable_params=422_474, non_trainable_params=448,
+            reported_accuracy=0.933, reported_split="validation", framework="keras",
+            recipe={"optimizer": "Adam", "lr": 1e-3, "batch_size": 512, "epochs": 100, "val_fraction": 0.2, **UP_TO,
+                    # the paper states no learning rate or schedule: annealing keeps the validation accuracy
+                    # steady where a constant 1e-3 swings by a point (docs/results.md, the flagship)
+                    "schedule": {"name": "CosineAnnealingLR"}}),
+    Network(name="report-ann", paper=SEED002, citation="ANN vs CNN report (seed 002)",
+            description="MLP 784-256-128-10, dropout 0.2",
+            layers=report_ann, input_shape=IMAGE, trainable_params=235_146, non_trainable_params=0,
+            reported_accuracy=0.85, reported_split="test", framework="pytorch",
+            recipe={"optimizer": "Adam", "lr": 1e-3, "batch_size": 64, "epochs": 10, "val_fraction": 0.2,
+                    "standardize": True}),
+    Network(name="report-cnn", paper=SEED002, citation="ANN vs CNN report (seed 002)",
+            description="2 conv same (32, 64) + 1 max-pool, Dense 128, dropout 0.25",
+            layers=report_cnn, input_shape=IMAGE, trainable_params=1_625_866, non_trainable_params=0,
+            reported_accuracy=0.90, reported_split="test", framework="pytorch",
+            recipe={"optimizer": "Adam", "lr": 1e-3, "batch_size": 64, "epochs": 10, "val_fraction": 0.2,
+                    "standardize": True}),
+    Network(name="saraswat-pca-dnn", paper=SEED003, citation="Saraswat et al. (seed 003)",
+            description="PCA to 95% variance (187 components), Dense 64, Dense 10",
+            layers=saraswat_pca_dnn, input_shape=(187,), trainable_params=12_682, non_trainable_params=0,
             # PyTorch: the authors' notebooks build it from torch.nn.Linear, default initialisation
-            12_682, 0, 0.8850, "test", "pytorch",
-            {"optimizer": "Adam", "lr": 1e-3, "batch_size": 32, "epochs": 30, "val_fraction": 0.2,
-             "pca_variance": 0.95, "hidden": [64],
-             "keep_best": "val_accuracy"}),  # "the best validation accuracy ... saved for final evaluation"
-    Network("saraswat-cnn", SEED003, "Saraswat et al. (seed 003)",
-            "4 conv valid (16, 32, 64, 128) with BatchNorm + LeakyReLU 0.2, Dense 256-128",
-            saraswat_cnn, IMAGE, 262_890, 224, 0.8970, "test", "keras",
-            {"optimizer": "Adam", "lr": 1e-3, "batch_size": 128, "epochs": 10, "val_fraction": 0.2,
-             "keep_best": "val_accuracy"}),
-    Network("miniproject-basic-cnn", SEED004, "Mini-project (seed 004)",
-            "2 conv valid (32, 64) + max-pool, Dense 128, dropout 0.5", miniproject_basic_cnn, IMAGE,
-            225_034, 0, None, None, "keras",
-            {"optimizer": "Adam", "lr": 1e-3, "batch_size": 64, "epochs": 15, "val_fraction": 0.2}),
-    Network("miniproject-enhanced-cnn", SEED004, "Mini-project (seed 004)",
-            "3 conv valid (32, 64, 128) + BatchNorm, Dense 128, dropout 0.5, augmentation",
-            miniproject_enhanced_cnn, IMAGE, 241_994, 448, 0.8929, "test", "keras",
-            {"optimizer": "Adam", "lr": 1e-3, "batch_size": 64, "epochs": 15, "val_fraction": 0.2,
-             "augment": {"rotation_range": 10, "width_shift_range": 0.1, "height_shift_range": 0.1,
+            reported_accuracy=0.8850, reported_split="test", framework="pytorch",
+            recipe={"optimizer": "Adam", "lr": 1e-3, "batch_size": 32, "epochs": 30, "val_fraction": 0.2,
+                    "pca_variance": 0.95, "hidden": [64],
+                    "keep_best": "val_accuracy"}),  # "the best validation accuracy ... saved for final evaluation"
+    Network(name="saraswat-cnn", paper=SEED003, citation="Saraswat et al. (seed 003)",
+            description="4 conv valid (16, 32, 64, 128) with BatchNorm + LeakyReLU 0.2, Dense 256-128",
+            layers=saraswat_cnn, input_shape=IMAGE, trainable_params=262_890, non_trainable_params=224,
+            reported_accuracy=0.8970, reported_split="test", framework="keras",
+            recipe={"optimizer": "Adam", "lr": 1e-3, "batch_size": 128, "epochs": 10, "val_fraction": 0.2,
+                    "keep_best": "val_accuracy"}),
+    Network(name="miniproject-basic-cnn", paper=SEED004, citation="Mini-project (seed 004)",
+            description="2 conv valid (32, 64) + max-pool, Dense 128, dropout 0.5",
+            layers=miniproject_basic_cnn, input_shape=IMAGE, trainable_params=225_034, non_trainable_params=0,
+            reported_accuracy=None, reported_split=None, framework="keras",
+            recipe={"optimizer": "Adam", "lr": 1e-3, "batch_size": 64, "epochs": 15, "val_fraction": 0.2}),
+    Network(name="miniproject-enhanced-cnn", paper=SEED004, citation="Mini-project (seed 004)",
+            description="3 conv valid (32, 64, 128) + BatchNorm, Dense 128, dropout 0.5, augmentation",
+            layers=miniproject_enhanced_cnn, input_shape=IMAGE, trainable_params=241_994, non_trainable_params=448,
+            reported_accuracy=0.8929, reported_split="test", framework="keras",
+            recipe={"optimizer": "Adam", "lr": 1e-3, "batch_size": 64, "epochs": 15, "val_fraction": 0.2,
+                    "augment": {"rotation_range": 10, "width_shift_range": 0.1, "height_shift_range": 0.1,
                          "zoom_range": 0.1}}),
-    # Beyond the papers (papers.md, "Records beyond the papers"): small BatchNorm CNNs with crop + flip
+    # Beyond the papers (docs/papers.md, "Records beyond the papers"): small BatchNorm CNNs with crop + flip
     # reach 93-94.5%. Band's network plus BatchNorm, trained the way those records were.
-    Network("minicnn-best", OURS, OURS,
-            "band-cnn, BatchNorm after every conv, no conv dropout; crop + flip, SGD-Nesterov, cosine, label smoothing",
-            minicnn_best, IMAGE, 786_506, 768, None, None, "pytorch",
-            {"optimizer": "SGD", "lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
-             "batch_size": 128, "epochs": 40, "val_fraction": 0.2,
-             "augment": {"horizontal_flip": True, "pad_crop": 2},
-             "schedule": {"name": "CosineAnnealingLR"}, "label_smoothing": 0.1, "keep_best": "val_accuracy"}),
+    Network(name="minicnn-best", paper=OURS, citation=OURS,
+            description="band-cnn, BatchNorm after every conv, no conv dropout; crop + flip, SGD-Nesterov, cosine, "
+                        "label smoothing",
+            layers=minicnn_best, input_shape=IMAGE, trainable_params=786_506, non_trainable_params=768,
+            reported_accuracy=None, reported_split=None, framework="pytorch",
+            recipe={"optimizer": "SGD", "lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
+                    "batch_size": 128, "epochs": 40, "val_fraction": 0.2,
+                    "augment": {"horizontal_flip": True, "pad_crop": 2},
+                    "schedule": {"name": "CosineAnnealingLR"}, "label_smoothing": 0.1, "keep_best": "val_accuracy"}),
 ]}
 
 FLAGSHIP = "awasthi-enhanced-cnn"
@@ -221,8 +234,9 @@ def build(name, seed=None, dtype="float32", init=None, input_shape=None, batch_n
     BatchNorm layers use the PyTorch convention (momentum 0.1 on the new batch
     statistic) by default, even in Keras papers: Keras's 0.99-kept running
     statistics are still unsettled after a short run and make inference
-    accuracy collapse (DESIGN.md, known pitfalls). batch_norm="keras" gives the
-    papers' own. The parameter counts are the same either way.
+    accuracy collapse (docs/design.md, known pitfalls). batch_norm="keras" gives the
+    papers' own. The parameter counts are the same either way. Only the convention
+    changes: whatever else a builder set on a BatchNorm stays (with_convention).
     """
     if name not in NETWORKS:
         raise KeyError(f"unknown network {name!r}; the zoo has: {', '.join(NETWORKS)}")
@@ -233,7 +247,24 @@ def build(name, seed=None, dtype="float32", init=None, input_shape=None, batch_n
         raise ValueError(f"network {name!r} has no setting {', '.join(sorted(unknown))}; "
                          f"its architecture settings are: {', '.join(settings) or 'none'}")
     settings.update(architecture)
-    layers = [BatchNorm(convention=batch_norm) if isinstance(layer, BatchNorm) else layer
+    layers = [with_convention(layer, batch_norm) if isinstance(layer, BatchNorm) else layer
               for layer in network.layers(**settings)]
     return Sequential(layers, input_shape=input_shape or network.input_shape,
                       init=init or network.framework, seed=seed, dtype=dtype, name=name)
+
+
+def with_convention(layer, convention):
+    """BatchNorm ``layer`` under ``convention``, everything else its builder set kept.
+
+    The layer itself if it already follows ``convention``. Otherwise a new BatchNorm
+    with the same name: a momentum or eps that was the old convention's default
+    becomes the new one's; one the builder chose keeps its meaning. PyTorch's
+    momentum is the weight of the new batch statistic and Keras's the weight kept
+    of the old running value, so a chosen momentum m becomes 1 - m, the same speed.
+    """
+    if layer.convention == convention:
+        return layer
+    defaults = CONVENTIONS[layer.convention]
+    momentum = None if layer.momentum == defaults["momentum"] else 1.0 - layer.momentum
+    eps = None if layer.eps == defaults["eps"] else layer.eps
+    return BatchNorm(momentum=momentum, eps=eps, convention=convention, name=layer.name)

@@ -1,4 +1,4 @@
-"""Shared test setup: hypothesis profiles and the backend fixture.
+"""Shared test setup: hypothesis profiles, an empty working directory per test, and the backend fixture.
 
 Profiles: "ci" (derandomized, so every run of the README's test command draws
 the same examples; the default) and "dev" (random, more examples: set
@@ -6,6 +6,7 @@ HYPOTHESIS_PROFILE=dev to hunt for new failures).
 """
 import os
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -18,6 +19,14 @@ settings.register_profile("dev", max_examples=60, deadline=None, suppress_health
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 AVAILABLE = mc.backend.available_backends()
+
+
+@pytest.fixture(autouse=True)
+def run_in_an_empty_directory(tmp_path_factory, monkeypatch):
+    """Every test starts in an empty directory of its own: what the user keeps in the directory pytest was
+    started from (runs/, a half-finished run, a file called like a default output) can neither change a
+    result nor be overwritten. Tests find the repository's files from their own __file__."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
 DEFAULT_BACKEND = mc.backend.name
 
 
@@ -59,3 +68,21 @@ def fake_gpu(monkeypatch):
     monkeypatch.setattr(mc.backend, "is_device_array", lambda array: isinstance(array, fake.PlaysGPUArray))
     monkeypatch.setattr(fake.PlaysGPUArray, "copies", 0)
     return fake.PlaysGPUArray
+
+
+def write_small_fashion_mnist(directory, num_train=200, num_test=50):
+    """Four IDX files of random Fashion-MNIST-shaped images in ``directory``, every class equally often:
+    enough for a run through the whole pipeline in a second, without the real data."""
+    rng = np.random.default_rng(0)
+    directory.mkdir(parents=True)
+    for split, count in (("train", num_train), ("t10k", num_test)):
+        mc.data.write_idx(directory / f"{split}-images-idx3-ubyte.gz",
+                          rng.integers(0, 256, (count, 28, 28), dtype=np.uint8))
+        mc.data.write_idx(directory / f"{split}-labels-idx1-ubyte.gz", (np.arange(count) % 10).astype(np.uint8))
+    return directory
+
+
+@pytest.fixture
+def small_fashion_mnist():
+    """write_small_fashion_mnist(directory) -> directory."""
+    return write_small_fashion_mnist

@@ -1,10 +1,15 @@
 """The minicnn command: every subcommand on real data (quick --limit runs) and the usual mistakes."""
 import importlib.metadata
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 from minicnn import cli, zoo
+from minicnn.data import datasets
+from minicnn.experiment import default_out_dir, recipe_changes
 
 WRONG_LAYER = '''
 from minicnn.layers import Layer
@@ -38,7 +43,7 @@ def test_zoo_lists_every_network_with_its_published_counts(capsys):
     status, out, _ = run(capsys, "zoo")
     rows = {line.split()[0]: line for line in out.splitlines()[1:]}
     assert status == 0
-    # written out from papers.md, not recomputed
+    # written out from docs/papers.md, not recomputed
     published = {"band-cnn": "786,122 + 0", "awasthi-basic-cnn": "1,386,506 + 0",
                  "awasthi-enhanced-cnn": "422,474 + 448", "report-ann": "235,146 + 0", "report-cnn": "1,625,866 + 0",
                  "saraswat-pca-dnn": "12,682 + 0", "saraswat-cnn": "262,890 + 224",
@@ -94,9 +99,155 @@ def test_mistakes_get_one_line_saying_what_to_write(capsys, arguments, message):
     assert error.count("\n") == 1
 
 
+def test_tests_start_in_an_empty_directory_of_their_own():
+    # what a user keeps where pytest is started (runs/ of earlier runs) must not change any test
+    assert os.listdir(os.getcwd()) == []
+
+
+def test_a_recipe_mistake_is_named_before_any_run_directory_is_looked_at(capsys, tmp_path):
+    out_dir = tmp_path / "run"
+    out_dir.mkdir()
+    (out_dir / "config.json").write_text("{}")   # an earlier run
+    status, _, error = run(capsys, "train", "band-cnn", "--set", 'schedule={"name": "StepLR", "step_size": 0}',
+                           "--out-dir", str(out_dir))
+    assert status == 2 and "StepLR step_size must be a whole number of epochs >= 1, got 0" in error
+
+
+@pytest.fixture
+def other_copy_of_the_data(tmp_path, monkeypatch, small_fashion_mnist):
+    """A good copy of the data where the search would find it (the user cache), and no download."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("MINICNN_DATA", raising=False)
+    monkeypatch.setitem(datasets.BASE_URLS, "fashion-mnist", ["http://127.0.0.1:9/"])
+    return small_fashion_mnist(tmp_path / "cache" / "minicnn" / "fashion-mnist")
+
+
+def test_a_run_uses_the_data_dir_given_and_records_it(capsys, tmp_path, other_copy_of_the_data, small_fashion_mnist):
+    given = small_fashion_mnist(tmp_path / "given")
+    out_dir = tmp_path / "run"
+    status, out, _ = run(capsys, "train", "report-ann", "--epochs", "1", "--data-dir", str(given),
+                         "--out-dir", str(out_dir))
+    assert status == 0 and f"data: Fashion-MNIST from {given}\n" in out
+    assert json.loads((out_dir / "config.json").read_text())["data_dir"] == str(given)
+    status, out, _ = run(capsys, "evaluate", str(out_dir / "model.npz"), "--data-dir", str(given))
+    assert status == 0 and f"data: Fashion-MNIST from {given}\n" in out
+    heading = "onfusion matrix (rows: true class, columns: predicted class)"
+    assert out.count(heading) == 1 and (out_dir / "report.txt").read_text().count(heading) == 1
+    # with no directory given, the search finds the other copy, and the run says and records that one
+    status, out, _ = run(capsys, "train", "report-ann", "--epochs", "1", "--out-dir", str(tmp_path / "searched"))
+    assert status == 0 and f"data: Fashion-MNIST from {other_copy_of_the_data}\n" in out
+    assert json.loads((tmp_path / "searched" / "config.json").read_text())["data_dir"] == str(other_copy_of_the_data)
+
+
+@pytest.mark.parametrize("command", [["train", "report-ann", "--epochs", "1"], ["evaluate", "MODEL"]])
+def test_an_unusable_data_dir_stops_the_run_naming_it(capsys, tmp_path, other_copy_of_the_data, small_fashion_mnist,
+                                                     command):
+    if command[0] == "evaluate":
+        zoo.build("report-ann").save(tmp_path / "model.npz")
+        command = ["evaluate", str(tmp_path / "model.npz")]
+    partial = small_fashion_mnist(tmp_path / "partial")
+    (partial / "t10k-images-idx3-ubyte.gz").unlink()
+    for directory, missing in ((tmp_path / "does" / "not" / "exist", "no such directory"),
+                               (partial, "missing t10k-images-idx3-ubyte")):
+        status, out, error = run(capsys, *command, "--data-dir", str(directory), "--out-dir", str(tmp_path / "run")) \
+            if command[0] == "train" else run(capsys, *command, "--data-dir", str(directory))
+        assert status == 1 and "Traceback" not in error
+        assert f"Fashion-MNIST is not in the data directory given, {directory} ({missing}" in error
+        assert "test accuracy" not in out and not (tmp_path / "run" / "config.json").exists()
+
+
+def test_a_run_that_changes_the_recipe_gets_its_own_default_folder(capsys, tmp_path, small_fashion_mnist):
+    data_dir = str(small_fashion_mnist(tmp_path / "data"))
+    paper_run = tmp_path / "cwd" / "runs" / "report-ann"
+    paper_run.mkdir(parents=True)
+    (paper_run / "checkpoint.npz").write_bytes(b"the paper's run, half way")
+    os.chdir(tmp_path / "cwd")
+    status, out, _ = run(capsys, "train", "report-ann", "--limit", "100", "--epochs", "1", "--data-dir", data_dir)
+    assert status == 0 and "report and figures in runs/report-ann-limit100-epochs1/" in out
+    assert (paper_run / "checkpoint.npz").read_bytes() == b"the paper's run, half way"
+    status, out, _ = run(capsys, "reproduce", "report-ann", "--seed", "1", "--epochs", "1", "--limit", "100",
+                         "--data-dir", data_dir)
+    assert status == 0 and "report and figures in runs/report-ann-limit100-seed1-epochs1/" in out
+    assert sorted(os.listdir("runs")) == ["report-ann", "report-ann-limit100-epochs1",
+                                          "report-ann-limit100-seed1-epochs1"]
+
+
+def test_resuming_a_finished_run_says_so_and_reports_its_saved_result(capsys, tmp_path, small_fashion_mnist):
+    command = ["train", "report-ann", "--epochs", "1", "--data-dir", str(small_fashion_mnist(tmp_path / "data")),
+               "--out-dir", str(tmp_path / "run")]
+    status, _, _ = run(capsys, *command)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    report_written = (tmp_path / "run" / "report.txt").stat().st_mtime_ns
+    status, out, _ = run(capsys, *command, "--resume")
+    assert status == 0 and "epoch   1" not in out and "data:" not in out, "neither trained nor evaluated again"
+    assert out == (f"{tmp_path / 'run'} holds a finished run, so there is nothing to resume: its 1 epoch is trained. "
+                   f"Its test accuracy was {config['test_accuracy']:.4f} (report in {tmp_path / 'run' / 'report.txt'})."
+                   " To train it further, give more --epochs than 1 with --resume.\n")
+    assert (tmp_path / "run" / "report.txt").stat().st_mtime_ns == report_written
+
+
+def test_the_default_folder_names_every_change_to_the_recipe():
+    changes = recipe_changes("report-ann", {"lr": 2e-3, "label_smoothing": 0.1, "standardize": False})
+    assert default_out_dir("runs/report-ann", None, 0, changes) == \
+        "runs/report-ann-label_smoothing0.1-lr0.002-standardize-off"
+    assert default_out_dir("runs/report-ann", None, 0, recipe_changes("report-ann", {"epochs": 10})) == \
+        "runs/report-ann", "the paper's own recipe, spelt out, is the paper's run"
+    long = default_out_dir("runs/x", 5, 2, recipe_changes("band-cnn", {"augment": {"rotation_range": 10,
+                                                                               "width_shift_range": 0.1}}))
+    assert long.startswith("runs/x-limit5-seed2-augment-rotation_range-10-width") and len(long) < 70
+
+
 def test_a_missing_model_file_is_named(capsys, tmp_path):
     status, _, error = run(capsys, "evaluate", str(tmp_path / "nowhere.npz"))
-    assert status == 1 and "nowhere.npz" in error and "Traceback" not in error
+    assert status == 1 and error == (f"minicnn evaluate: error: {tmp_path / 'nowhere.npz'}: no such file "
+                                     "(a run leaves its model in RUN_DIR/model.npz)\n")
+
+
+def test_a_truncated_or_empty_file_is_called_so(capsys, tmp_path):
+    model = tmp_path / "model.npz"
+    zoo.build("report-ann").save(model)
+    model.write_bytes(model.read_bytes()[:5000])
+    (tmp_path / "empty.npz").write_bytes(b"")
+    for path, fault in ((model, "truncated or damaged: it begins as an .npz file"), (tmp_path / "empty.npz",
+                                                                                 "the file is empty (truncated")):
+        status, _, error = run(capsys, "evaluate", str(path))
+        assert status == 1 and f"{path}: {fault}" in error and "zip" not in error
+    # a checkpoint cut short, as --resume finds it
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "checkpoint.npz").write_bytes(model.read_bytes())
+    status, _, error = run(capsys, "train", "report-ann", "--resume", "--out-dir", str(run_dir))
+    assert status == 1 and f"{run_dir / 'checkpoint.npz'}: truncated or damaged" in error
+
+
+def test_a_negative_seed_is_refused_naming_the_flag(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "report-ann", "--seed", "-1"])
+    assert exit_info.value.code == 2
+    assert "argument --seed: expected a whole number >= 0, got '-1'" in capsys.readouterr().err
+
+
+def test_an_out_dir_that_is_a_file_is_refused_before_anything_runs(capsys, tmp_path):
+    (tmp_path / "a-file").write_text("mine")
+    status, out, error = run(capsys, "train", "report-ann", "--out-dir", str(tmp_path / "a-file"))
+    assert status == 2 and f"out_dir {tmp_path / 'a-file'} is a file, not a directory" in error
+    assert out == "" and (tmp_path / "a-file").read_text() == "mine"
+
+
+def test_version_prints_the_installed_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out == f"minicnn {importlib.metadata.version('minicnn')}\n"
+
+
+def test_a_reader_that_goes_away_gets_no_broken_pipe_error():
+    # the reading end closed before anything is written: what `minicnn zoo | head -0` meets
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    finished = subprocess.run([sys.executable, "-m", "minicnn.cli", "zoo"], stdout=write_end, stderr=subprocess.PIPE,
+                              text=True, timeout=60)
+    os.close(write_end)
+    assert finished.stderr == "" and finished.returncode == 141
 
 
 def test_train_then_evaluate_the_saved_model(capsys, tmp_path, fashion_mnist_installed):

@@ -14,7 +14,7 @@ from minicnn.data import DatasetError, datasets, load_fashion_mnist, load_mnist,
 from minicnn.data.idx import idx_bytes
 
 SYSTEM_FASHION_DIR = "/usr/share/datasets/fashion-mnist"
-# Copied from papers.md ("The data"): SHA-256 of the decompressed files.
+# Copied from docs/papers.md ("The data"): SHA-256 of the decompressed files.
 PAPERS_SHA256 = {
     "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
     "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
@@ -110,24 +110,48 @@ def test_search_order_data_dir_env_cache_system(tmp_path, monkeypatch):
     assert_loaded(load_fashion_mnist(download=False), sets[3])
 
 
-def test_incomplete_directory_is_skipped(tmp_path, monkeypatch):
+def test_an_incomplete_directory_in_the_search_is_skipped(tmp_path, monkeypatch):
     arrays = small_dataset()
-    partial = write_dataset(tmp_path / "partial", arrays)
+    partial = write_dataset(tmp_path / "env", arrays)
     (partial / "t10k-labels-idx1-ubyte.gz").unlink()
+    monkeypatch.setenv("MINICNN_DATA", str(partial))
     write_dataset(tmp_path / "cache" / "minicnn" / "fashion-mnist", arrays)
-    assert_loaded(load_fashion_mnist(partial, download=False), arrays)
+    assert_loaded(load_fashion_mnist(download=False), arrays)
+    assert datasets.locate_fashion_mnist(download=False) == str(tmp_path / "cache" / "minicnn" / "fashion-mnist")
+
+
+@pytest.mark.parametrize("given", ["missing", "empty", "three of four"])
+def test_a_data_dir_given_is_used_or_refused_never_replaced_by_another_copy(tmp_path, given):
+    arrays = small_dataset()
+    write_dataset(tmp_path / "cache" / "minicnn" / "fashion-mnist", arrays)   # a good copy the search would find
+    directory = tmp_path / "given"
+    if given != "missing":
+        directory.mkdir()
+    if given == "three of four":
+        write_dataset(directory, arrays)
+        (directory / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(FileNotFoundError) as caught:
+        load_fashion_mnist(directory, download=False)
+    message = str(caught.value)
+    assert f"is not in the data directory given, {directory} (" in message
+    assert {"missing": "no such directory", "empty": "none of the files",
+            "three of four": "missing t10k-labels-idx1-ubyte;"}[given] in message
+    assert str(tmp_path / "cache") not in message, "only the directory given is looked at"
+    with pytest.raises(FileNotFoundError, match="connect to the internet"):   # the download fails (offline)
+        datasets.locate_fashion_mnist(directory)
+    assert given != "missing" or not directory.exists(), "a failed download leaves no directory behind"
 
 
 def test_not_found_lists_every_directory_searched_and_the_remedies(tmp_path, monkeypatch):
-    partial = write_dataset(tmp_path / "partial", small_dataset())
+    partial = write_dataset(tmp_path / "env" / "fashion-mnist", small_dataset())
     (partial / "train-images-idx3-ubyte.gz").unlink()
     monkeypatch.setenv("MINICNN_DATA", str(tmp_path / "env"))
     monkeypatch.setitem(datasets.SYSTEM_DIRS, "fashion-mnist", [str(tmp_path / "system")])
     with pytest.raises(FileNotFoundError) as caught:
-        load_fashion_mnist(partial, download=False)
+        load_fashion_mnist(download=False)
     message = str(caught.value)
-    for directory in [partial, tmp_path / "env" / "fashion-mnist", tmp_path / "env",
-                      tmp_path / "cache" / "minicnn" / "fashion-mnist", tmp_path / "system"]:
+    for directory in [partial, tmp_path / "env", tmp_path / "cache" / "minicnn" / "fashion-mnist",
+                      tmp_path / "system"]:
         assert str(directory) in message
     assert "missing train-images-idx3-ubyte" in message
     assert "apt-get install dataset-fashion-mnist" in message
@@ -256,6 +280,18 @@ def test_download_goes_into_data_dir_when_given(tmp_path, monkeypatch, server):
     load_fashion_mnist(tmp_path / "mine")
     assert len(os.listdir(tmp_path / "mine")) == 4
     assert not (tmp_path / "cache").exists()
+
+
+def test_a_data_dir_given_gets_its_missing_files_even_when_the_cache_has_the_data(tmp_path, monkeypatch, server):
+    served, cached = small_dataset(seed=1), small_dataset(seed=2)
+    files = gzipped(served)
+    monkeypatch.setitem(datasets.BASE_URLS, "fashion-mnist", [server.serve_dataset("primary", files)])
+    monkeypatch.setitem(datasets.CHECKSUMS, "fashion-mnist", sha256_of_content(files))
+    write_dataset(tmp_path / "cache" / "minicnn" / "fashion-mnist", cached)
+    given = write_dataset(tmp_path / "given", {name: served[name] for name in datasets.FILE_NAMES[:3]})
+    assert datasets.locate_fashion_mnist(given) == str(given)
+    assert server.requests == ["/primary/t10k-labels-idx1-ubyte.gz"], "only the missing file is fetched"
+    assert_loaded(load_fashion_mnist(given), served)
 
 
 def test_mirror_is_used_when_primary_fails(monkeypatch, server):

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from minicnn import data
+from minicnn import data, experiment
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
 
@@ -43,13 +43,40 @@ def test_flagship_quick_run_writes_report_and_figures(tmp_path, monkeypatch, cap
     # cosine over 2 epochs: full rate, then half way down to 0
     assert json.loads((out_dir / "history.json").read_text())["lr"] == pytest.approx([1e-3, 5e-4])
     report = (out_dir / "report.txt").read_text()
-    assert "Ankle boot" in report and "macro avg" in report and "confusion matrix" in report
+    assert "Ankle boot" in report and "macro avg" in report
+    assert report.count("onfusion matrix (rows: true class, columns: predicted class)") == 1
 
     # --resume with more epochs continues from the checkpoint instead of starting over
     assert run_example("enhanced_cnn.py", "--limit", "600", "--epochs", "3", "--augment", "--schedule", "cosine",
                        "--resume", "--out-dir", str(out_dir), monkeypatch=monkeypatch) == 0
     printed = capsys.readouterr().out
     assert "epoch   3" in printed and "epoch   1 " not in printed
+
+
+def test_the_readme_quick_try_and_the_flagship_keep_their_own_folders(tmp_path, monkeypatch, capsys,
+                                                                      small_fashion_mnist):
+    flagship = tmp_path / "runs" / "enhanced_cnn"
+    flagship.mkdir(parents=True)
+    (flagship / "checkpoint.npz").write_bytes(b"the flagship, 40 epochs in")
+    monkeypatch.chdir(tmp_path)
+    data_dir = str(small_fashion_mnist(tmp_path / "data"))
+    # the README's quick try, on small data
+    assert run_example("enhanced_cnn.py", "--limit", "60", "--epochs", "1", "--batch-size", "64",
+                       "--data-dir", data_dir, monkeypatch=monkeypatch) == 0
+    assert "report and figures in runs/enhanced_cnn-limit60-batch_size64-epochs1/" in capsys.readouterr().out
+    assert (flagship / "checkpoint.npz").read_bytes() == b"the flagship, 40 epochs in"
+    # a comparison's quick try too
+    parser = experiment.example_parser("a comparison", out_dir="runs/miniproject")
+    assert experiment.comparison_out_dir(parser.parse_args(["--limit", "60", "--epochs", "1"])) == \
+        "runs/miniproject-limit60-epochs1"
+    assert experiment.comparison_out_dir(parser.parse_args([])) == "runs/miniproject"
+
+
+def test_the_flagship_refuses_a_negative_patience(monkeypatch, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_example("enhanced_cnn.py", "--patience", "-1", monkeypatch=monkeypatch)
+    assert exit_info.value.code == 2
+    assert "argument --patience: expected a whole number >= 0, got '-1'" in capsys.readouterr().err
 
 
 def test_an_example_reports_a_mistake_in_one_line(tmp_path):

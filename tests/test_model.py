@@ -10,7 +10,7 @@ from minicnn import backend, layers, zoo
 from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.model import Sequential
 
-# (trainable, non-trainable) as the papers publish them (../shared/papers.md), written out, not recomputed
+# (trainable, non-trainable) as the papers publish them (docs/papers.md), written out, not recomputed
 PUBLISHED_COUNTS = {
     "band-cnn": (786_122, 0),
     "awasthi-basic-cnn": (1_386_506, 0),

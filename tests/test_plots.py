@@ -157,6 +157,20 @@ def test_plot_misclassified_with_probabilities(tmp_path, images, labels, rng):
     assert_png(path, min_width=400, min_height=400)
 
 
+def test_the_misclassified_grid_says_it_shows_the_most_confident_mistakes(tmp_path, images, labels, monkeypatch):
+    shown = {}
+    monkeypatch.setattr(plots, "_plot_image_grid",
+                        lambda images, captions, path, title: shown.update(captions=captions, title=title))
+    predictions = (labels + 1) % 10
+    probabilities = np.full((40, 10), 0.001)
+    probabilities[np.arange(40), predictions] = np.linspace(0.5, 0.9993, 40)
+    plots.plot_misclassified(images, labels, predictions, FASHION_MNIST_CLASSES, tmp_path / "m.png", count=3,
+                             probabilities=probabilities)
+    assert shown["title"].endswith("\nthe 3 most confident of 40 mistakes in 40 images, with the confidence in "
+                                   "the wrong answer")
+    assert [caption.rsplit("(", 1)[1] for caption in shown["captions"]] == ["99.93%)", "98.65%)", "97.37%)"]
+
+
 def test_plot_misclassified_without_probabilities(tmp_path, images, labels):
     path = tmp_path / "misclassified.png"
     plots.plot_misclassified(images, labels, (labels + 1) % 10, FASHION_MNIST_CLASSES, path)
@@ -257,7 +271,7 @@ def test_importing_plots_leaves_pyplot_alone():
     assert result.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize("probability, text", [(0.87, "87%"), (0.994, "99.40%"), (0.99972, "99.97%"),
-                                               (0.99996, ">99.99%"), (1.0, ">99.99%")])
+@pytest.mark.parametrize("probability, text", [(0.87, "87.00%"), (0.9849, "98.49%"), (0.994, "99.40%"),
+                                               (0.99972, "99.97%"), (0.99996, ">99.99%"), (1.0, ">99.99%")])
 def test_confidence_captions_keep_the_digits_that_tell_mistakes_apart(probability, text):
     assert plots.confidence_text(probability) == text

@@ -1,7 +1,7 @@
 """`minicnn results`: the results table is made from the runs' own config.json files."""
 import json
 
-from minicnn import cli, results
+from minicnn import cli, experiment, results
 
 
 def write_run(directory, **config):
@@ -21,8 +21,35 @@ def test_table_groups_seeds_and_reports_mean_and_spread(tmp_path, capsys):
     assert cells[1] == "235,146 + 0 (235,146 + 0)"
     assert cells[2] == "85.00% (test)"
     assert cells[3] == "87.00% ± 1.41"   # mean of 88 and 86, sample standard deviation sqrt(2)
-    assert cells[4] == "0, 1" and cells[5] == "10" and cells[6] == "1.0"
-    assert cells[7] == "`minicnn reproduce report-ann --seed S`"
+    assert cells[4] == "2" and cells[5] == "0, 1"   # a count of runs, then which seeds
+    assert cells[6] == "10" and cells[7] == "1.0"
+    assert cells[8] == "`minicnn reproduce report-ann --seed S`"
+    assert "| runs | seeds |" in results.HEADER
+
+
+def test_a_run_on_limited_data_is_left_out_unless_asked_and_then_marked(tmp_path, capsys):
+    common = {"network": "report-ann", "parameters": [235146, 0], "epochs_run": 10, "train_seconds_total": 60.0,
+              "command": "minicnn reproduce report-ann"}
+    write_run(tmp_path / "paper", seed=0, test_accuracy=0.88, **common)
+    write_run(tmp_path / "quick", seed=0, test_accuracy=0.70, limit=1000, **common)
+    assert cli.main(["results", str(tmp_path)]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| report")]
+    assert len(rows) == 1 and "88.00%" in rows[0] and "70.00%" not in rows[0]
+    assert cli.main(["results", str(tmp_path), "--include-limited"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| report")]
+    assert [row.split("|")[1].strip() for row in rows] == ["report-ann", "report-ann (limit=1,000 images)"]
+    assert "70.00% (1 seed)" in rows[1], "never averaged with the run on all the data"
+    (tmp_path / "paper" / "config.json").unlink()
+    assert cli.main(["results", str(tmp_path)]) == 2
+    assert "the runs there are on limited data (--limit): --include-limited shows them" in capsys.readouterr().err
+
+
+def test_a_comparison_marks_a_quick_try():
+    result = {"label": "ann", "name": "report-ann", "parameters": [235146, 0], "best_val_accuracy": 0.7,
+              "test_accuracy": 0.7, "epochs_run": 1, "minutes": 0.1}
+    table = experiment.comparison_table([dict(result, limit=600)])
+    assert table.startswith("A quick try on limited data (--limit 600") and "| 70.00% (--limit 600) |" in table
+    assert "quick try" not in experiment.comparison_table([dict(result, limit=None)])
 
 
 def test_general_command_drops_the_output_directory_and_resume_and_generalises_the_seed():

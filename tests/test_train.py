@@ -9,7 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from minicnn import backend, layers, optim
+from minicnn import backend, cli, layers, optim
 from minicnn.model import Sequential
 from minicnn.train import EarlyStopping, History, KeepBestWeights, TrainingDiverged, evaluate, fit
 
@@ -99,7 +99,8 @@ def test_resume_after_a_real_ctrl_c_gives_the_same_numbers(tmp_path):
     child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                            env=dict(os.environ, MINICNN_BACKEND=backend.name))
     assert child.returncode != 0 and "KeyboardInterrupt" in child.stderr, child.stderr
-    assert "interrupted: saved" in child.stderr and "epoch 3, step 3" in child.stderr
+    assert f"interrupted during epoch 3, after step 3 of 4: saved {checkpoint}. Continue with --resume" in child.stderr
+    assert "epoch 3 is not finished and goes on from step 4." in child.stderr
     assert "epoch   2" in child.stdout and "epoch   3" not in child.stdout
 
     resumed_model, resumed_history = run_to_the_end(checkpoint, resume=True)
@@ -217,7 +218,8 @@ def test_ctrl_c_after_the_last_step_of_an_epoch_still_stops_the_run(tmp_path, ca
     with pytest.raises(KeyboardInterrupt):
         fit(model, optim.SGD(model), train, val, epochs=2, batch_size=32, callbacks=[CtrlCDuringValidation()],
             checkpoint=str(checkpoint), progress=False)
-    assert f"saved {checkpoint} after epoch 2" in capsys.readouterr().err
+    assert f"interrupted after epoch 2: saved {checkpoint}. Continue with --resume (resume=True in fit): training " \
+        "goes on with epoch 3." in capsys.readouterr().err
     history = fit(model, optim.SGD(model), train, val, epochs=3, batch_size=32, checkpoint=str(checkpoint),
                   resume=True, progress=False)
     assert history["epoch"] == [1, 2, 3]
@@ -240,3 +242,89 @@ def test_a_checkpoint_is_resumed_only_by_its_own_run(tmp_path):
                                          r"seed 0 there, 1 here\)"):
         fit(model, optim.SGD(model, lr=0.05), train, val, epochs=3, checkpoint=checkpoint, resume=True,
             identity=other, progress=False)
+
+
+class HistoryReader(EarlyStopping):
+    """Looks at history.json on disk at the end of every epoch, before the loop writes that epoch's own,
+    as `minicnn curves` would on a run in progress."""
+
+    def __init__(self, directory):
+        super().__init__("loss", patience=100)
+        self.directory, self.seen = directory, []
+
+    def on_epoch_end(self, logs, model):
+        path = self.directory / "history.json"
+        self.seen.append(json.loads(path.read_text())["epoch"] if path.exists() else None)
+        if logs["epoch"] == 2:
+            assert cli.main(["curves", str(self.directory), "--out", str(self.directory / "now.png")]) == 0
+        return super().on_epoch_end(logs, model)
+
+
+def test_the_history_is_written_after_every_epoch(tmp_path):
+    train, val = tiny_problem()
+    model = tiny_model()
+    reader = HistoryReader(tmp_path)
+    fit(model, optim.Adam(model), train, val, epochs=3, batch_size=32, callbacks=[reader], progress=False,
+        history_dir=tmp_path)
+    assert reader.seen == [None, [1], [1, 2]]
+    assert json.loads((tmp_path / "history.json").read_text())["epoch"] == [1, 2, 3]
+    assert (tmp_path / "history.csv").read_text().count("\n") == 4
+    assert (tmp_path / "now.png").stat().st_size > 0
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".part")], "written atomically"
+
+
+def test_resuming_says_where_it_resumes(tmp_path, capsys):
+    train, val = tiny_problem()
+    checkpoint = str(tmp_path / "checkpoint.npz")
+    model = tiny_model()
+    fit(model, optim.Adam(model), train, val, epochs=2, batch_size=32, checkpoint=checkpoint, progress=False)
+    model = tiny_model()
+    fit(model, optim.Adam(model), train, val, epochs=3, batch_size=32, checkpoint=checkpoint, resume=True)
+    assert capsys.readouterr().out.startswith(
+        f"resuming {checkpoint}, saved after epoch 2: training goes on with epoch 3 of 3\n")
+
+
+def test_a_run_that_stopped_early_stays_stopped_when_resumed(tmp_path):
+    train, val = tiny_problem()
+    checkpoint = str(tmp_path / "checkpoint.npz")
+    model = tiny_model()
+    stopped = fit(model, optim.SGD(model, lr=0.0), train, val, epochs=20, batch_size=16, checkpoint=checkpoint,
+                  callbacks=[EarlyStopping("val_loss", patience=2)], progress=False)
+    model = tiny_model()
+    resumed = fit(model, optim.SGD(model, lr=0.0), train, val, epochs=20, batch_size=16, checkpoint=checkpoint,
+                  callbacks=[EarlyStopping("val_loss", patience=2)], resume=True, progress=False)
+    assert resumed["epoch"] == stopped["epoch"] == [1, 2, 3]
+
+
+class DoubleCtrlC:
+    """Augmentation that presses Ctrl-C twice in the first step of ``epoch``: a user who will not wait."""
+
+    def __init__(self, epoch):
+        self.epoch, self.calls = epoch, 0
+
+    def __call__(self, x, rng):
+        self.calls += 1
+        if self.calls == 4 * (self.epoch - 1) + 1:   # 4 steps an epoch with batch 16
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+        return x
+
+
+@pytest.mark.parametrize("epoch, survived", [(2, "holds the run after epoch 1"), (1, None)])
+def test_a_second_ctrl_c_says_whether_a_checkpoint_survived(tmp_path, capsys, epoch, survived):
+    train, val = tiny_problem()
+    model = tiny_model()
+    checkpoint = tmp_path / "checkpoint.npz"
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, optim.SGD(model), train, val, epochs=3, batch_size=16, augment=DoubleCtrlC(epoch),
+            checkpoint=str(checkpoint), progress=False)
+    error = capsys.readouterr().err
+    assert "interrupted again: stopped at once, inside a step." in error
+    if survived:
+        assert f"{checkpoint} is whole and {survived}; --resume continues from there" in error
+        model = tiny_model()
+        history = fit(model, optim.SGD(model), train, val, epochs=2, batch_size=16, checkpoint=str(checkpoint),
+                      resume=True, progress=False)
+        assert history["epoch"] == [1, 2]
+    else:
+        assert "No checkpoint was saved: the run starts over" in error and not checkpoint.exists()

@@ -1,18 +1,23 @@
 """Finding, downloading and checking MNIST and Fashion-MNIST.
 
-`load_fashion_mnist()` looks for the four IDX files (each plain or .gz) in,
-in order:
+A directory the caller names (`data_dir`) is the one used: the four IDX files
+(each plain or .gz) are read from there, the missing ones downloaded into it
+when downloads are allowed, and otherwise the call fails naming that directory
+and the files it lacks. No other copy of the data ever stands in for it.
 
-1. `data_dir`, if given;
-2. `$MINICNN_DATA/<name>`, then `$MINICNN_DATA` itself;
-3. the user cache, `$XDG_CACHE_HOME/minicnn/<name>` (default `~/.cache/...`);
-4. system directories (Debian's `dataset-fashion-mnist` package installs to
+With no `data_dir`, `load_fashion_mnist()` looks in, in order:
+
+1. `$MINICNN_DATA/<name>`, then `$MINICNN_DATA` itself;
+2. the user cache, `$XDG_CACHE_HOME/minicnn/<name>` (default `~/.cache/...`);
+3. system directories (Debian's `dataset-fashion-mnist` package installs to
    /usr/share/datasets/fashion-mnist).
 
 The first directory holding all four files wins. If none does and downloads
-are allowed, the missing files are fetched into `data_dir` (or the cache),
+are allowed, the files are fetched into the user cache. Downloads are
 verified, and only then moved into place, so an interrupted or corrupt
-download never replaces or imitates a good file. Checksums are checked on
+download never replaces or imitates a good file. `locate_fashion_mnist()`
+returns the directory the data comes from (after any download), for a run to
+print and record. Checksums are checked on
 download; files found on disk are checked for structure (header, length,
 counts, label range) but not hashed, which keeps loading fast.
 
@@ -103,16 +108,16 @@ def load_fashion_mnist(data_dir=None, download=True):
     """Fashion-MNIST, like keras.datasets.fashion_mnist.load_data().
 
     Inputs:
-    - data_dir: str or os.PathLike or None; searched first, and where a
-      download goes (default: the user cache).
-    - download: bool; fetch (and verify) the files if they are nowhere found.
+    - data_dir: str or os.PathLike or None; the directory to use (the
+      missing files are downloaded into it); None searches (module docstring).
+    - download: bool; fetch (and verify) the files that are missing.
 
     Returns ((x_train, y_train), (x_test, y_test)), host numpy arrays:
     x_* uint8 of shape (N, 28, 28) in 0..255, y_* int64 of shape (N,) in
     0..9; N is 60000 for train and 10000 for test.
-    Raises FileNotFoundError (naming every directory searched) if the data
-    is nowhere and cannot be downloaded; DatasetError if a file is corrupt
-    or fails its checksum.
+    Raises FileNotFoundError (naming every directory searched, or the one
+    given and the files it lacks) if the data cannot be had; DatasetError if
+    a file is corrupt or fails its checksum.
     """
     return load_idx_dataset("fashion-mnist", data_dir, download)
 
@@ -122,32 +127,46 @@ def load_mnist(data_dir=None, download=True):
     return load_idx_dataset("mnist", data_dir, download)
 
 
+def locate_fashion_mnist(data_dir=None, download=True):
+    """The directory Fashion-MNIST is read from (str), downloading into it first if need be;
+    same inputs and errors as load_fashion_mnist, which reads that directory."""
+    return locate_idx_dataset("fashion-mnist", data_dir, download)
+
+
 def load_idx_dataset(name, data_dir=None, download=True):
     """Find (or download) and load the four IDX files of dataset `name`
     ("fashion-mnist" or "mnist"); see load_fashion_mnist for the contract."""
+    return load_from_paths(find_files(locate_idx_dataset(name, data_dir, download)))
+
+
+def locate_idx_dataset(name, data_dir=None, download=True):
+    """The directory (str) holding all four IDX files of dataset `name`: `data_dir`
+    itself when given, else the first of candidate_dirs; see load_fashion_mnist."""
     if name not in DISPLAY_NAMES:
         raise ValueError(f"unknown dataset {name!r}: choose one of {sorted(DISPLAY_NAMES)}")
     searched = candidate_dirs(name, data_dir)
     for directory in searched:
-        paths = find_files(directory)
-        if None not in paths.values():
-            return load_from_paths(paths)
+        if None not in find_files(directory).values():
+            return directory
 
     download_failures = []
     if download:
-        target_dir = data_dir if data_dir is not None else cache_dir(name)
+        target_dir = searched[0] if data_dir is not None else cache_dir(name)
         download_failures = download_missing(name, target_dir)
         if not download_failures:
-            return load_from_paths(find_files(target_dir))
+            return target_dir
+    if data_dir is not None:
+        raise FileNotFoundError(not_in_given_dir_message(name, searched[0], download, download_failures))
     raise FileNotFoundError(not_found_message(name, searched, download, download_failures))
 
 
 def candidate_dirs(name, data_dir=None):
-    """The directories searched for dataset `name`, in order (list of str).
-    Read from the environment at call time, so changes to it take effect."""
-    dirs = []
+    """The directories searched for dataset `name`, in order (list of str):
+    just `data_dir` when one is given. Read from the environment at call time,
+    so changes to it take effect."""
     if data_dir is not None:
-        dirs.append(os.fspath(data_dir))
+        return [os.fspath(data_dir)]
+    dirs = []
     env_dir = os.environ.get("MINICNN_DATA")
     if env_dir:
         dirs += [os.path.join(env_dir, name), env_dir]
@@ -215,7 +234,8 @@ def download_missing(name, target_dir):
     DatasetError if a file arrived but failed verification at every URL;
     a file that fails verification is never written.
     """
-    os.makedirs(target_dir, exist_ok=True)
+    # no directory is made before a file has arrived (atomic_write makes it): a failed
+    # download into a mistyped --data-dir leaves nothing behind
     for file_name, path in find_files(target_dir).items():
         if path is not None:
             continue
@@ -282,18 +302,8 @@ def not_found_message(name, searched, download_allowed, download_failures):
     """The FileNotFoundError text: what was searched and how to get the data."""
     display = DISPLAY_NAMES[name]
     lines = [f"{display} not found. Looked for {', '.join(FILE_NAMES)} (each plain or .gz) in:"]
-    for directory in searched:
-        if not os.path.isdir(directory):
-            lines.append(f"  {directory}  (no such directory)")
-        else:
-            missing = [file for file, path in find_files(directory).items() if path is None]
-            if len(missing) == len(FILE_NAMES):
-                lines.append(f"  {directory}  (none of the files)")
-            else:
-                lines.append(f"  {directory}  (missing {', '.join(missing)})")
-    if download_failures:
-        lines.append("The download failed:")
-        lines += [f"  {failure}" for failure in download_failures]
+    lines += [f"  {directory}  ({what_is_missing(directory)})" for directory in searched]
+    lines += download_failure_lines(download_failures)
     lines.append("To get the data, do one of:")
     if name == "fashion-mnist":
         lines.append("  - sudo apt-get install dataset-fashion-mnist  (Debian/Ubuntu)")
@@ -303,3 +313,37 @@ def not_found_message(name, searched, download_allowed, download_failures):
     else:
         lines.append("  - allow the download: pass download=True")
     return "\n".join(lines)
+
+
+def not_in_given_dir_message(name, directory, download_allowed, download_failures):
+    """The FileNotFoundError text for a data directory the caller named: which files it lacks and why
+    they could not be had; no other directory is searched in its place."""
+    lines = [f"{DISPLAY_NAMES[name]} is not in the data directory given, {directory} ({what_is_missing(directory)}; "
+             f"each file may be plain or .gz)"]
+    lines += download_failure_lines(download_failures)
+    lines.append("To get the data, do one of:")
+    lines.append(f"  - put {', '.join(FILE_NAMES)} in {directory}")
+    if download_allowed:
+        lines.append(f"  - connect to the internet and call again (files come from {BASE_URLS[name][0]})")
+    else:
+        lines.append("  - allow the download: pass download=True")
+    lines.append("  - give no data directory: then $MINICNN_DATA, the user cache and the system directories "
+                 "are searched")
+    return "\n".join(lines)
+
+
+def what_is_missing(directory):
+    """'no such directory', 'none of the files' or 'missing t10k-labels-idx1-ubyte, ...'."""
+    if not os.path.isdir(directory):
+        return "no such directory"
+    missing = [file for file, path in find_files(directory).items() if path is None]
+    if len(missing) == len(FILE_NAMES):
+        return "none of the files"
+    return f"missing {', '.join(missing)}"
+
+
+def download_failure_lines(download_failures):
+    """The lines saying why the download failed, if it was tried and did."""
+    if not download_failures:
+        return []
+    return ["The download failed:"] + [f"  {failure}" for failure in download_failures]

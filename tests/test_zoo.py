@@ -1,0 +1,43 @@
+"""The zoo's build(): the BatchNorm convention is the only thing it changes, and Network takes keywords."""
+import pytest
+
+from minicnn import zoo
+from minicnn.layers import BatchNorm, Dense, Flatten
+
+
+def a_builder():
+    return [Flatten(), Dense(4), BatchNorm(momentum=0.05, eps=1e-2, name="bn_custom"), BatchNorm(),
+            BatchNorm(momentum=0.9, convention="keras", name="bn_keras"), Dense(10)]
+
+
+@pytest.fixture
+def custom(monkeypatch):
+    network = zoo.Network(name="custom", paper="a test", citation="a test", description="a test",
+                          layers=a_builder, input_shape=(1, 4, 4), trainable_params=0, non_trainable_params=0,
+                          reported_accuracy=None, reported_split=None, framework="pytorch", recipe={})
+    monkeypatch.setitem(zoo.NETWORKS, "custom", network)
+    return "custom"
+
+
+def settings(model):
+    return [(layer.name, layer.convention, layer.momentum, layer.eps) for layer in model.layers
+            if isinstance(layer, BatchNorm)]
+
+
+def test_build_keeps_what_the_builder_set_on_a_batch_norm(custom):
+    # PyTorch's convention asked for: the layers already in it are the builder's own, untouched; the keras
+    # one turns pytorch, its chosen momentum keeping its speed (0.9 kept = 0.1 new), its default eps PyTorch's
+    assert settings(zoo.build(custom)) == [("bn_custom", "pytorch", 0.05, 1e-2), ("batch_norm", "pytorch", 0.1, 1e-5),
+                                           ("bn_keras", "pytorch", pytest.approx(0.1), 1e-5)]
+
+
+def test_build_with_the_keras_convention_changes_only_the_convention(custom):
+    assert settings(zoo.build(custom, batch_norm="keras")) == [
+        ("bn_custom", "keras", pytest.approx(0.95), 1e-2),   # 5% of the new statistic, in Keras's terms
+        ("batch_norm", "keras", 0.99, 1e-3),   # defaults become Keras's defaults
+        ("bn_keras", "keras", 0.9, 1e-3)]
+
+
+def test_network_takes_keywords_only():
+    with pytest.raises(TypeError):
+        zoo.Network("x", "paper", "citation", "description", a_builder, (1, 4, 4), 0, 0, None, None, "pytorch", {})
