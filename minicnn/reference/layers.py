@@ -190,16 +190,22 @@ def reference_twin(layer, functions=None):
 
 
 class ReferenceSoftmaxCrossEntropy:
-    """The loss object over loss.softmax_cross_entropy: forward(logits, labels) -> float, backward() -> dlogits."""
+    """The loss object over loss.softmax_cross_entropy, with SoftmaxCrossEntropy's interface:
+    forward(logits, labels) -> float, forward_array (the loss as a 0-d array on the active backend, which
+    minicnn.train.fit sums), labels (on the device, for fit's count of correct predictions), backward() -> dlogits."""
 
     def __init__(self, label_smoothing=0.0, function=None):
         self.label_smoothing = float(label_smoothing)
         self.function = function or loss.softmax_cross_entropy
 
     def forward(self, logits, labels):
-        loss, dlogits = self.function(backend.to_numpy(logits), backend.to_numpy(labels), self.label_smoothing)
+        return float(self.forward_array(logits, labels))
+
+    def forward_array(self, logits, labels):
+        loss_value, dlogits = self.function(backend.to_numpy(logits), backend.to_numpy(labels), self.label_smoothing)
         self.dlogits = backend.to_device(dlogits)
-        return float(loss)
+        self.labels = backend.to_device(backend.to_numpy(labels))
+        return backend.xp.asarray(loss_value, dtype=logits.dtype)
 
     def backward(self):
         return self.dlogits
