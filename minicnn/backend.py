@@ -65,6 +65,16 @@ def is_device_array(array):
     return type(array).__module__.startswith("cupy")
 
 
+def may_be_any(mask):
+    """Whether some value of the boolean ``mask`` may be True, without waiting for a GPU.
+
+    On the host: ``mask.any()``, which lets a caller skip work it does not need.
+    On a device: True, since asking would copy the answer to the host and wait for
+    every kernel before it; the caller then does that work unconditionally.
+    """
+    return True if is_device_array(mask) else bool(mask.any())
+
+
 def to_numpy(array):
     """A host (NumPy) copy of ``array``; NumPy arrays and scalars pass through."""
     if is_device_array(array):

@@ -63,6 +63,21 @@ def test_a_nan_in_a_max_pool_window_gets_that_window_s_gradient(window, winner, 
     np.testing.assert_array_equal(dx, x_t.grad.numpy())
 
 
+
+@pytest.mark.parametrize("window, winner", NAN_WINDOWS)
+def test_max_pool_routes_a_nan_on_a_gpu_without_waiting_for_it(window, winner, fake_gpu):
+    # on a device the layer cannot ask whether a NaN is there (that copies to the host): it routes regardless
+    x = np.zeros((1, 1, 2, 2))
+    x[0, 0] = window
+    layer = layers.MaxPool2D(2)
+    layer.build((1, 2, 2), dtype=np.float64)
+    layer.forward(backend.to_device(x), training=True)
+    dx = layer.backward(backend.to_device(np.array([[[[3.0]]]])))
+    assert fake_gpu.copies == 0
+    expected = np.zeros_like(x)
+    expected[(0, 0) + winner] = 3.0
+    np.testing.assert_array_equal(dx.view(np.ndarray), expected)
+
 def flagship_step(model, x, labels):
     loss = SoftmaxCrossEntropy()
     value = loss.forward(model.forward(x, training=True), labels)

@@ -100,7 +100,8 @@ class MaxPool2D(Pool2D):
             else:
                 winner &= unclaimed
                 unclaimed ^= winner  # winner is a subset of unclaimed: this removes it
-        if unclaimed.any():   # only a window whose maximum is NaN equals none of its values
+        # only a window whose maximum is NaN equals none of its values (on a GPU, looked for without asking)
+        if backend.may_be_any(unclaimed):
             for index in reversed(range(len(offsets))):
                 rows, cols = offsets[index]
                 nan_here = xp.isnan(x[:, :, rows, cols]) & unclaimed
