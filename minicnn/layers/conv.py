@@ -25,7 +25,7 @@ class Conv2D(Layer):
     Input (N, C, H, W) -> output (N, filters, H_out, W_out),
     H_out = (H + pad_top + pad_bottom - kh) // stride + 1.
 
-    Reference twin: minicnn/reference/conv.py (the four-loop convolution). The
+    Reference twin: minicnn/reference/conv.py (a loop over the output positions). The
     tricks here, each measured with ``python benchmarks/techniques.py`` (AMD EPYC,
     2 cores shared with other work, batch 512, conv2d_1 of the flagship):
     - im2col + one GEMM, col2im as a loop over the kh*kw kernel offsets.

@@ -6,6 +6,8 @@ class Dense(Layer):
     """Dense(units, use_bias=True, init=None): y = x @ W + b.
 
     Params: W (in_features, units), b (units,). Input (N, D) -> (N, units).
+    Reference twin: minicnn/reference/dense.py. No tricks: its matrix products and
+    the sum over the batch are the definition itself.
     """
 
     def __init__(self, units, use_bias=True, init=None, name=None):
@@ -48,7 +50,9 @@ class Dense(Layer):
 
 
 class Flatten(Layer):
-    """(N, C, H, W) -> (N, C*H*W), in channels-first order. Caches nothing: backward reshapes to input_shape."""
+    """(N, C, H, W) -> (N, C*H*W), in channels-first order. Caches nothing: backward reshapes to input_shape.
+
+    Reference twin: flatten_forward / flatten_backward in minicnn/reference/dense.py."""
 
     def compute_output_shape(self, input_shape):
         size = 1

@@ -10,6 +10,7 @@ class Dropout(Layer):
 
     The mask is drawn on the host from the layer's numpy Generator (set by
     build), so a run on numpy and one on cupy drop the same values.
+    Reference twin: minicnn/reference/dropout.py.
     """
 
     def __init__(self, rate, name=None):
