@@ -96,12 +96,13 @@ def minicnn_steps(model, x, y):
     return train, infer
 
 
-def torch_steps(model, x, y):
+def torch_steps(model, x, y, device="cpu"):
+    """(train_step, infer_step) for the PyTorch twin of ``model`` (same weights) on ``device``."""
     import torch
     from torch_twin import torch_twin
-    twin = torch_twin(model)
+    twin = torch_twin(model).to(device)
     optimizer = torch.optim.Adam(twin.parameters())
-    x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
+    x_t, y_t = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
 
     def train():
         twin.train()

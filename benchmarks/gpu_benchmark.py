@@ -51,27 +51,6 @@ def minicnn_steps(model, x, y):
     return train, infer
 
 
-def torch_steps(torch, model, x, y, torch_device):
-    """(train_step, infer_step) for the PyTorch twin of ``model`` (same weights) on ``torch_device``."""
-    from torch_twin import torch_twin
-    twin = torch_twin(model).to(torch_device)
-    optimizer = torch.optim.Adam(twin.parameters())
-    x_t, y_t = torch.from_numpy(x).to(torch_device), torch.from_numpy(y).to(torch_device)
-
-    def train():
-        twin.train()
-        optimizer.zero_grad()
-        torch.nn.functional.cross_entropy(twin(x_t), y_t).backward()
-        optimizer.step()
-
-    def infer():
-        twin.eval()
-        with torch.no_grad():
-            twin(x_t)
-
-    return train, infer
-
-
 def throughput(steps, batch_size, rounds, repeats, synchronize):
     """Median images/s of each named step over ``rounds``; the steps take turns, each round synchronized."""
     for step in steps.values():
@@ -137,7 +116,7 @@ def main(arguments, backend_name="cupy", torch_device="cuda"):
     backend_name and torch_device are cupy and cuda on a GPU; numpy and cpu make a quick dry run of this code.
     """
     import torch
-    from benchmark import forward_flops_per_image
+    from benchmark import forward_flops_per_image, torch_steps
     mc.set_backend(backend_name)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -158,7 +137,7 @@ def main(arguments, backend_name="cupy", torch_device="cuda"):
             rng = np.random.default_rng(0)
             x = rng.random((batch_size,) + model.input_shape, dtype=np.float32)
             y = rng.integers(0, 10, batch_size)
-            theirs_train, theirs_infer = torch_steps(torch, model, x, y, torch_device)   # before ours moves the weights
+            theirs_train, theirs_infer = torch_steps(model, x, y, torch_device)   # before ours moves the weights
             ours_train, ours_infer = minicnn_steps(model, x, y)
             repeats = max(1, arguments.images_per_round // batch_size)
             train = throughput({"minicnn": ours_train, "torch": theirs_train}, batch_size, arguments.rounds, repeats,
