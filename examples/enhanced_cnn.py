@@ -12,7 +12,9 @@ constant keeps it at 1e-3). At the end the weights of the epoch with the best
 validation accuracy are kept (the validation images only, never the test
 images, choose it), and the model is evaluated once on the 10,000 test images.
 --patience N stops early once the validation accuracy has not improved for N
-epochs.
+epochs; --monitor val_loss makes the validation loss choose the epoch kept and
+what --patience watches instead (stopping near the lowest validation loss, as
+Keras's EarlyStopping with restore_best_weights does).
 """
 import minicnn as mc
 from minicnn import experiment, zoo
@@ -25,7 +27,10 @@ SCHEDULES = {"constant": None, "cosine": RECIPE["schedule"]}
 def parse_arguments(argv=None):
     parser = experiment.example_parser(__doc__, out_dir="runs/enhanced_cnn")
     parser.add_argument("--patience", type=experiment.non_negative_int, default=0,
-                        help="stop after this many epochs without a better validation accuracy (0: never)")
+                        help="stop after this many epochs without a better --monitor figure (0: never)")
+    parser.add_argument("--monitor", choices=("val_accuracy", "val_loss"), default=RECIPE["keep_best"],
+                        help="the validation figure that chooses the epoch whose weights are kept, "
+                             "and that --patience watches")
     parser.add_argument("--batch-size", type=experiment.positive_int, default=RECIPE["batch_size"],
                         help="images per Adam step")
     parser.add_argument("--lr", type=float, default=RECIPE["lr"], help="Adam's (starting) learning rate")
@@ -41,10 +46,10 @@ def parse_arguments(argv=None):
 
 def main(argv=None):
     arguments = parse_arguments(argv)
-    early_stopping = {"monitor": "val_accuracy", "patience": arguments.patience} if arguments.patience else None
+    early_stopping = {"monitor": arguments.monitor, "patience": arguments.patience} if arguments.patience else None
     overrides = {"epochs": arguments.epochs or RECIPE["epochs"], "batch_size": arguments.batch_size,
                  "lr": arguments.lr, "schedule": SCHEDULES[arguments.schedule], "early_stopping": early_stopping,
-                 "augment": experiment.FLIP_AND_CROP if arguments.augment else None,
+                 "augment": experiment.FLIP_AND_CROP if arguments.augment else None, "keep_best": arguments.monitor,
                  "batch_norm": arguments.batch_norm}
     out_dir = arguments.out_dir or experiment.default_out_dir(
         arguments.default_out_dir, arguments.limit, arguments.seed, experiment.recipe_changes(zoo.FLAGSHIP, overrides))

@@ -72,6 +72,23 @@ def test_the_readme_quick_try_and_the_flagship_keep_their_own_folders(tmp_path, 
     assert experiment.comparison_out_dir(parser.parse_args([])) == "runs/miniproject"
 
 
+def test_the_flagship_can_keep_and_stop_on_the_validation_loss(tmp_path, monkeypatch, capsys, small_fashion_mnist):
+    monkeypatch.chdir(tmp_path)
+    data_dir = str(small_fashion_mnist(tmp_path / "data"))
+    assert run_example("enhanced_cnn.py", "--limit", "60", "--epochs", "4", "--batch-size", "32", "--lr", "0.3",
+                       "--monitor", "val_loss", "--patience", "1", "--data-dir", data_dir,
+                       monkeypatch=monkeypatch) == 0
+    (out_dir,) = (tmp_path / "runs").iterdir()
+    assert f"report and figures in runs/{out_dir.name}/" in capsys.readouterr().out
+    config = json.loads((out_dir / "config.json").read_text())
+    assert config["recipe"]["keep_best"] == "val_loss"
+    assert config["recipe"]["early_stopping"] == {"monitor": "val_loss", "patience": 1}
+    losses = json.loads((out_dir / "history.json").read_text())["val_loss"]
+    # kept: the epoch of the lowest validation loss; stopped: one epoch after it stopped falling
+    assert config["best_epoch"] == losses.index(min(losses)) + 1
+    assert config["epochs_run"] == 4 or min(losses[:-1]) <= losses[-1]
+
+
 def test_the_flagship_refuses_a_negative_patience(monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_info:
         run_example("enhanced_cnn.py", "--patience", "-1", monkeypatch=monkeypatch)
