@@ -6,7 +6,9 @@
     python benchmarks/benchmark.py --device cuda --batch-sizes 64 512 2048   # CuPy against PyTorch CUDA
 
 For each network and batch size, after a warm-up, minicnn and PyTorch take
-turns (so that both see the same machine state): a training step is forward +
+turns (so that both see the same machine state; each turn lasts at least
+--turn-seconds, so that a small network's figure is not its cold start after
+the other library's turn): a training step is forward +
 backward + Adam step, inference is a forward pass without gradients. The
 figure is the median over rounds of images per second, and the ratio is
 minicnn / PyTorch (above 1: minicnn is faster). GFLOP/s counts the multiply-adds
@@ -17,6 +19,7 @@ network at the given batch size for a few steps, once with each library.
 Prints a Markdown table (and writes it with --out).
 """
 import argparse
+import math
 import os
 import platform
 import resource
@@ -87,7 +90,7 @@ def minicnn_steps(model, x, y):
 
     def train():
         loss.forward(model.forward(x_device, training=True), y)
-        model.backward(loss.backward())
+        model.backward(loss.backward(), input_gradient=False)   # as fit() trains, and as PyTorch (x needs no grad)
         optimizer.step()
 
     def infer():
@@ -118,14 +121,22 @@ def torch_steps(model, x, y, device="cpu"):
     return train, infer
 
 
-def throughput(steps, batch_size, rounds, repeats):
-    """Median images/s of each named step; the steps take turns within each round."""
-    for step in steps.values():
+def throughput(steps, batch_size, rounds, repeats, turn_seconds=0.0):
+    """Median images/s of each named step; the steps take turns within each round.
+
+    A turn runs a step ``repeats`` times, or more, until it lasts about ``turn_seconds`` (judged by a
+    warm-up step): a turn of one or two small steps measures mostly the cold start after the other
+    library's turn (its caches, its freed memory), not the step.
+    """
+    turns = {}
+    for name, step in steps.items():
         step()  # warm-up: allocations, caches, thread pools
+        turns[name] = max(repeats, math.ceil(turn_seconds / max(timed(step), 1e-6)))
     rates = {name: [] for name in steps}
     for _ in range(rounds):
         for name, step in steps.items():
-            rates[name].append(batch_size * repeats / timed(lambda: [step() for _ in range(repeats)]))
+            count = turns[name]
+            rates[name].append(batch_size * count / timed(lambda: [step() for _ in range(count)]))
     return {name: statistics.median(values) for name, values in rates.items()}
 
 
@@ -162,6 +173,8 @@ def main(argv=None):
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[64, 512])
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; the median is reported")
     parser.add_argument("--images-per-round", type=int, default=1024, help="at least this many images a round")
+    parser.add_argument("--turn-seconds", type=float, default=0.25,
+                        help="each library's turn repeats its step for at least about this long")
     parser.add_argument("--threads", type=int, help="threads for both libraries (default: minicnn's choice, "
                         "PyTorch as many as cores); 1 also holds NumPy's BLAS at one thread: a per-core comparison "
                         "that suffers less when other processes share the cores")
@@ -203,9 +216,10 @@ def main(argv=None):
             ours_train, ours_infer = minicnn_steps(model, x, y)
             theirs_train, theirs_infer = torch_steps(model, x, y)
             repeats = max(1, arguments.images_per_round // batch_size)
-            train = throughput({"minicnn": ours_train, "torch": theirs_train}, batch_size, arguments.rounds, repeats)
+            train = throughput({"minicnn": ours_train, "torch": theirs_train}, batch_size, arguments.rounds, repeats,
+                               arguments.turn_seconds)
             infer = throughput({"minicnn": ours_infer, "torch": theirs_infer}, batch_size, arguments.rounds,
-                               repeats)
+                               repeats, arguments.turn_seconds)
             gflops = 3 * forward_flops_per_image(model) * train["minicnn"] / 1e9
             memory = ("-", "-") if arguments.no_memory else tuple(
                 f"{peak_memory_mb(library, name, batch_size):.0f}" for library in ("minicnn", "torch"))

@@ -10,6 +10,7 @@ block: 32 channels of 14 x 14 going into a 64-filter 3 x 3 convolution, and the
 first block's 32 x 28 x 28 activations for the element-wise passes).
 """
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -78,12 +79,12 @@ def main(argv=None):
                 if blas_threads is None:
                     step()
                 else:   # our threads, but BLAS not held at one thread (what the step would be without threadpoolctl)
-                    original = threads.blas_controller
-                    threads.blas_controller = lambda: FreeBlas()
+                    original = threads.blas_at_one_thread
+                    threads.blas_at_one_thread = contextlib.nullcontext
                     try:
                         step()
                     finally:
-                        threads.blas_controller = original
+                        threads.blas_at_one_thread = original
             finally:
                 threads.set_threads(None)
         return run
@@ -163,14 +164,6 @@ def main(argv=None):
     report("BatchNorm normalize (x - mean) * inv_std into a reused buffer", "fresh temporaries", "out= buffer",
            medians)
     return 0
-
-
-class FreeBlas:
-    """Stands in for the threadpoolctl controller: 'limits' nothing, so BLAS keeps its own threads."""
-
-    def limit(self, limits, user_api):
-        from contextlib import nullcontext
-        return nullcontext()
 
 
 if __name__ == "__main__":

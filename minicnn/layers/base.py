@@ -189,8 +189,14 @@ def empty_in_layout(shape, like, dtype=None, outer=()):
     """
     order = memory_order(like)
     memory = backend.xp.empty(tuple(outer) + tuple(shape[axis] for axis in order), dtype=dtype or like.dtype)
+    return logical_view(memory, order, outer=len(outer))
+
+
+def logical_view(memory, order, outer=0):
+    """The view of ``memory`` (its axes in the memory ``order`` memory_order gives, after ``outer``
+    leading axes) whose axes are in the logical order again: the inverse of transpose(order)."""
     inverse = sorted(range(len(order)), key=lambda position: order[position])
-    return memory.transpose(tuple(range(len(outer))) + tuple(len(outer) + axis for axis in inverse))
+    return memory.transpose(tuple(range(outer)) + tuple(outer + axis for axis in inverse))
 
 
 def channel_rows(array):

@@ -1,6 +1,8 @@
 """Inverted dropout."""
+import numpy as np
+
 from minicnn import backend
-from minicnn.layers.base import Layer
+from minicnn.layers.base import Layer, logical_view, memory_order
 
 
 class Dropout(Layer):
@@ -9,7 +11,9 @@ class Dropout(Layer):
     Identity when not training. Any shape.
 
     The mask is drawn on the host from the layer's numpy Generator (set by
-    build), so a run on numpy and one on cupy drop the same values.
+    build), so a run on numpy and one on cupy drop the same values; its random
+    numbers fill x's memory order, so the mask, the output and the gradient are
+    laid out as x is.
     Reference twin: minicnn/reference/dropout.py.
     """
 
@@ -28,9 +32,13 @@ class Dropout(Layer):
         if not training or self.rate == 0.0:
             self.mask = None
             return x
-        mask = (self.rng.random(x.shape, dtype=x.dtype) >= self.rate).astype(x.dtype)
-        mask *= 1.0 / (1.0 - self.rate)
-        self.mask = backend.to_device(mask)
+        # drawn in x's memory order (batch innermost after a fast convolution), so that x * mask runs over
+        # both in one long stride and the output keeps x's layout: a C-ordered mask on a batch-innermost x
+        # made this multiply, and every element-wise pass after it, 2-3x slower (report-cnn, batch 512)
+        order = memory_order(x)
+        draws = self.rng.random(tuple(x.shape[axis] for axis in order), dtype=x.dtype)
+        mask = np.multiply(draws >= self.rate, x.dtype.type(1.0 / (1.0 - self.rate)))
+        self.mask = logical_view(backend.to_device(mask), order)
         return x * self.mask
 
     def backward(self, dout):
