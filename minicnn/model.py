@@ -8,21 +8,27 @@ from minicnn import backend, threads
 from minicnn.files import atomic_write
 from minicnn.layers import LAYER_CLASSES
 from minicnn.layers.base import check_initializer
+from minicnn.layers.fused import execution_steps
 
 FORMAT_VERSION = 1
 
 
 class Sequential:
-    """Sequential(layers, input_shape=(1, 28, 28), init=None, seed=None, dtype="float32").
+    """Sequential(layers, input_shape=(1, 28, 28), init=None, seed=None, dtype="float32", fuse=True).
 
     Builds every layer at once for the per-sample ``input_shape``. ``init``
     ("pytorch" or "keras") is the default weight initialisation for layers that
     did not choose one; ``seed`` seeds the one numpy Generator that draws the
-    initial weights and the dropout masks.
+    initial weights and the dropout masks. With ``fuse`` (an attribute too:
+    ``model.fuse = False`` turns it off), each BatchNorm -> ReLU -> MaxPool2D in a
+    row runs as one block, minicnn.layers.fused (same outputs, faster).
     """
 
-    def __init__(self, layers, input_shape=(1, 28, 28), init=None, seed=None, dtype="float32", name="sequential"):
+    def __init__(self, layers, input_shape=(1, 28, 28), init=None, seed=None, dtype="float32", name="sequential",
+                 fuse=True):
         self.layers = list(layers)
+        self.fuse = bool(fuse)
+        self.fused_blocks = {}   # the blocks made so far, kept with their work buffers
         self.input_shape = tuple(int(size) for size in input_shape)
         self.init = check_initializer(init)
         self.dtype = np.dtype(dtype)
@@ -56,9 +62,11 @@ class Sequential:
         """x (N, *input_shape) -> logits (N, *output_shape), in the model's dtype."""
         x = backend.to_device(x, dtype=self.dtype)
         self.last_batch_size = x.shape[0]
+        # the steps are the layers, or a fused block standing for three of them; backward retraces them
+        self.last_steps = execution_steps(self.layers, self.fuse, self.fused_blocks)
         with threads.step_threads():   # the layers' own threads, BLAS at one thread; restored on return
-            for layer in self.layers:
-                x = layer.forward(x, training=training)
+            for step in self.last_steps:
+                x = step.forward(x, training=training)
         return x
 
     def backward(self, dlogits, input_gradient=True):
@@ -74,15 +82,16 @@ class Sequential:
         if tuple(dlogits.shape) != expected:
             raise ValueError(f"model '{self.name}': backward needs the gradient of the last forward's output, "
                              f"shape {expected}, got {tuple(dlogits.shape)}")
+        steps = self.last_steps
         # set only for this call, so that the first layer, used on its own later, still returns dx
-        self.layers[0].skip_input_gradient = not input_gradient
+        steps[0].skip_input_gradient = not input_gradient
         gradient = dlogits   # d(loss)/d(each layer's output), from the last layer back to the input
         try:
             with threads.step_threads():
-                for layer in reversed(self.layers):
-                    gradient = layer.backward(gradient)
+                for step in reversed(steps):
+                    gradient = step.backward(gradient)
         finally:
-            self.layers[0].skip_input_gradient = False
+            steps[0].skip_input_gradient = False
         return gradient
 
     def predict_logits(self, x, batch_size=256):

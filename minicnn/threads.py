@@ -137,6 +137,17 @@ def split(size, pieces):
     return [(size * index // pieces, size * (index + 1) // pieces) for index in range(pieces)]
 
 
+# a thread's share of a matrix product gets at least this many multiply-adds (about 0.1 ms of one core):
+# below it, handing the piece to a thread costs more than it saves
+MINIMUM_PRODUCT_WORK = 4_000_000
+
+
+def fewest_worth_a_thread(work_per_item):
+    """The fewest rows or columns of a matrix product worth a thread, when each costs ``work_per_item``
+    multiply-adds: in_parallel's ``minimum`` for a product."""
+    return -(-MINIMUM_PRODUCT_WORK // max(int(work_per_item), 1))
+
+
 def in_parallel(size, body, minimum=1):
     """body(start, stop) over ranges covering range(size), one range per active thread; their results, in order.
 

@@ -155,7 +155,7 @@ def test_between_the_convolutions_and_flatten_every_output_and_gradient_keeps_th
     # slower (a dropout mask drawn in C order: report-cnn's max-pool backward took 169 ms instead of 43)
     model = Sequential([layers.Conv2D(4, 3, padding="same"), layers.BatchNorm(), layers.ReLU(), layers.MaxPool2D(),
                         layers.Dropout(0.25), layers.Conv2D(6, 3), layers.ReLU(), layers.Dropout(0.5),
-                        layers.Flatten(), layers.Dense(3)], input_shape=(1, 8, 8), seed=0)
+                        layers.Flatten(), layers.Dense(3)], input_shape=(1, 8, 8), seed=0, fuse=False)
     seen = []
     for layer in model.layers[:-2]:
         def recording(dout, layer=layer, backward=layer.backward):

@@ -4,9 +4,6 @@ from minicnn import backend, threads
 from minicnn.layers.base import (Layer, channel_rows, check_initializer, initial_weight_and_bias,
                                  is_positive_whole_number, positive_pair, window_slices)
 
-# a thread's share of a matrix product gets at least this many columns: below it, the thread costs more than it saves
-MINIMUM_COLUMNS = 2048
-
 
 def same_padding(size, kernel, stride):
     """(before, after) padding so that the output has ceil(size / stride) positions.
@@ -150,7 +147,7 @@ class Conv2D(Layer):
             if self.use_bias:
                 out_rows[:, start:stop] += self.params["b"][:, None]
 
-        threads.in_parallel(out_rows.shape[1], product, minimum=MINIMUM_COLUMNS)
+        threads.in_parallel(out_rows.shape[1], product, minimum=threads.fewest_worth_a_thread(weight_rows.size))
         return out.transpose(3, 0, 1, 2)
 
     def backward(self, dout):
@@ -175,7 +172,8 @@ class Conv2D(Layer):
             rows = dout_rows[:, start:stop]
             return rows @ self.columns[:, start:stop].T, rows @ ones[start:stop]
 
-        partial_sums = threads.in_parallel(dout_rows.shape[1], parameter_gradients, minimum=MINIMUM_COLUMNS)
+        partial_sums = threads.in_parallel(dout_rows.shape[1], parameter_gradients,
+                                           minimum=threads.fewest_worth_a_thread(weight.size))
         self.grads["W"] = sum(part[0] for part in partial_sums).reshape(weight.shape)
         if self.use_bias:
             self.grads["b"] = sum(part[1] for part in partial_sums)
@@ -187,7 +185,7 @@ class Conv2D(Layer):
         def input_columns(start, stop):
             xp.matmul(weight_columns, dout_rows[:, start:stop], out=dcolumns[:, start:stop])
 
-        threads.in_parallel(dout_rows.shape[1], input_columns, minimum=MINIMUM_COLUMNS)
+        threads.in_parallel(dout_rows.shape[1], input_columns, minimum=threads.fewest_worth_a_thread(weight.size))
         dcolumns = dcolumns.reshape(channels, kernel_h, kernel_w, out_h, out_w, batch)
         top, bottom, left, right = self.pads
         # fresh memory: dx must not be a work buffer that the next backward overwrites

@@ -2,15 +2,6 @@
 from minicnn import backend, threads
 from minicnn.layers.base import Layer, check_initializer, empty_in_layout, initial_weight_and_bias
 
-# a thread's share of a matrix product gets at least this many multiply-adds (about 0.1 ms of one core):
-# below it, handing the piece to a thread costs more than it saves
-MINIMUM_WORK = 4_000_000
-
-
-def minimum_rows(work_per_row):
-    """The fewest rows of a product worth a thread, when each row costs ``work_per_row`` multiply-adds."""
-    return -(-MINIMUM_WORK // max(work_per_row, 1))
-
 
 class Dense(Layer):
     """Dense(units, use_bias=True, init=None): y = x @ W + b.
@@ -19,9 +10,11 @@ class Dense(Layer):
     Reference twin: minicnn/reference/dense.py. The matrix products are the definition
     itself; the one trick is threads (minicnn.threads): each product split over the
     rows of its result (the batch for the output and dx, the input features for dW),
-    written with out= into one array, with BLAS at one thread. Measured with
+    written with out= into one array, with BLAS at one thread; a product too small to
+    be worth a thread (threads.fewest_worth_a_thread) stays whole. Measured with
     ``python benchmarks/profile_layers.py --network report-ann`` (AMD EPYC, 2 cores,
-    batch 512, its first Dense, 784 -> 256): forward 3.25 -> see docs/benchmarks.md.
+    batch 512, its first Dense, 784 -> 256): forward 3.25 -> 1.65 ms, backward
+    6.83 -> 3.35 ms; report-ann's whole step 17.3 -> 9.5 ms (1.8x).
     """
 
     def __init__(self, units, use_bias=True, init=None, name=None):
@@ -57,7 +50,7 @@ class Dense(Layer):
             if self.use_bias:
                 out[start:stop] += self.params["b"]
 
-        threads.in_parallel(x.shape[0], output_rows, minimum=minimum_rows(x.shape[1] * self.units))
+        threads.in_parallel(x.shape[0], output_rows, minimum=threads.fewest_worth_a_thread(weight.size))
         return out
 
     def backward(self, dout):
@@ -73,11 +66,11 @@ class Dense(Layer):
         def input_gradient_rows(start, stop):
             xp.matmul(dout[start:stop], weight.T, out=dx[start:stop])
 
-        threads.in_parallel(weight.shape[0], gradient_rows, minimum=minimum_rows(dout.shape[0] * self.units))
+        threads.in_parallel(weight.shape[0], gradient_rows, minimum=threads.fewest_worth_a_thread(dout.size))
         self.grads["W"] = weight_gradient
         if self.use_bias:
             self.grads["b"] = dout.sum(axis=0)
-        threads.in_parallel(dout.shape[0], input_gradient_rows, minimum=minimum_rows(weight.shape[0] * self.units))
+        threads.in_parallel(dout.shape[0], input_gradient_rows, minimum=threads.fewest_worth_a_thread(weight.size))
         return dx
 
 

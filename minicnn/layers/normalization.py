@@ -77,23 +77,18 @@ class BatchNorm(Layer):
         rows = channel_rows(x)
         channels, count = rows.shape
         self.training = training
-        if training and count < 2:
-            raise ValueError(f"BatchNorm '{self.name}' needs more than one value per channel in training, "
-                             f"got input of shape {tuple(x.shape)}")
+        if training:
+            self.check_training_batch(x, count)
         gamma, beta = self.params["gamma"], self.params["beta"]
         out = xp.empty(rows.shape, dtype=x.dtype)
         if training:
-            ones = self.ones(count, x.dtype)
             x_hat = self.x_hat = xp.empty(rows.shape, dtype=x.dtype)
             mean, variance = xp.empty(channels, dtype=x.dtype), xp.empty(channels, dtype=x.dtype)
             inv_std = self.inv_std = xp.empty(channels, dtype=x.dtype)
 
             def normalize(start, stop):
                 hat = x_hat[start:stop]
-                mean[start:stop] = (rows[start:stop] @ ones) * (1.0 / count)
-                xp.subtract(rows[start:stop], mean[start:stop, None], out=hat)
-                variance[start:stop] = xp.einsum("cm,cm->c", hat, hat) * (1.0 / count)
-                inv_std[start:stop] = 1.0 / xp.sqrt(variance[start:stop] + self.eps)
+                self.batch_statistics(rows, x_hat, mean, variance, inv_std, start, stop)
                 hat *= inv_std[start:stop, None]
                 xp.multiply(hat, gamma[start:stop, None], out=out[start:stop])
                 out[start:stop] += beta[start:stop, None]
@@ -112,6 +107,21 @@ class BatchNorm(Layer):
 
             threads.in_parallel(channels, apply)
         return from_channel_rows(out, x.shape)
+
+    def batch_statistics(self, rows, centred, mean, variance, inv_std, start, stop):
+        """The batch mean, (biased) variance and 1 / sqrt(variance + eps) of channels start:stop of
+        ``rows`` (C, M), written into those (C,) arrays; leaves ``centred`` = rows - mean there."""
+        xp = backend.xp
+        count = rows.shape[1]
+        mean[start:stop] = (rows[start:stop] @ self.ones(count, rows.dtype)) * (1.0 / count)
+        xp.subtract(rows[start:stop], mean[start:stop, None], out=centred[start:stop])
+        variance[start:stop] = xp.einsum("cm,cm->c", centred[start:stop], centred[start:stop]) * (1.0 / count)
+        inv_std[start:stop] = 1.0 / xp.sqrt(variance[start:stop] + self.eps)
+
+    def check_training_batch(self, x, count):
+        if count < 2:
+            raise ValueError(f"BatchNorm '{self.name}' needs more than one value per channel in training, "
+                             f"got input of shape {tuple(x.shape)}")
 
     def update_running_statistics(self, mean, variance, count):
         if self.convention == "pytorch":
