@@ -11,12 +11,14 @@ first block's 32 x 28 x 28 activations for the element-wise passes).
 """
 import argparse
 import contextlib
+import math
 import os
 import statistics
 import sys
 import time
 
 import numpy as np
+import threadpoolctl
 
 import minicnn as mc
 from minicnn import threads
@@ -43,9 +45,10 @@ def report(what, old_name, new_name, medians):
     print(f"| {what} | {old_name}: {old:.2f} | {new_name}: {new:.2f} | {old / new:.2f}x |", flush=True)
 
 
-def flagship_step(batch_size):
+def flagship_step(batch_size, fuse=True):
     """A closure running one training step of the flagship (forward, backward, Adam)."""
     model = mc.zoo.build("awasthi-enhanced-cnn", seed=0)
+    model.fuse = fuse
     rng = np.random.default_rng(0)
     x = rng.random((batch_size, 1, 28, 28), dtype=np.float32)
     labels = rng.integers(0, 10, batch_size)
@@ -53,7 +56,7 @@ def flagship_step(batch_size):
 
     def step():
         loss.forward(model.forward(x, training=True), labels)
-        model.backward(loss.backward())
+        model.backward(loss.backward(), input_gradient=False)
         optimizer.step()
     return step
 
@@ -163,7 +166,125 @@ def main(argv=None):
     medians = side_by_side({"fresh temporaries": fresh, "out= buffer": reused}, rounds)
     report("BatchNorm normalize (x - mean) * inv_std into a reused buffer", "fresh temporaries", "out= buffer",
            medians)
+    later_techniques(batch, rounds, rng)
     return 0
+
+
+def batch_innermost(array):
+    """The same values in (C, H, W, N) memory, viewed as (N, C, H, W): the layout a fast convolution makes."""
+    return np.ascontiguousarray(array.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+
+
+def later_techniques(batch, rounds, rng):
+    """The techniques of the second speed round (each against the way it replaced)."""
+    # 6. a dropout mask drawn in C order on a batch-innermost input: report-cnn's dropout after its pooling
+    pooled = batch_innermost(rng.random((batch, 64, 14, 14), dtype=np.float32))
+    draws = np.random.default_rng(1)
+
+    def mask_in_c_order():
+        mask = (draws.random(pooled.shape, dtype=np.float32) >= 0.25).astype(np.float32) * np.float32(4 / 3)
+        return pooled * mask
+
+    def mask_in_memory_order():
+        layer = mc.layers.Dropout(0.25)
+        layer.build(pooled.shape[1:], rng=draws)
+        return layer.forward(pooled, training=True)
+
+    medians = side_by_side({"C-order mask": mask_in_c_order, "x's order": mask_in_memory_order}, rounds)
+    report("report-cnn's dropout forward: the mask drawn in the input's memory order (output keeps it)",
+           "C-order mask", "x's order", medians)
+    pool = mc.layers.MaxPool2D()
+    pool.build((64, 28, 28))
+    with threads.step_threads():
+        pool.forward(batch_innermost(rng.random((batch, 64, 28, 28), dtype=np.float32)), training=True)
+        gradient = mask_in_memory_order()
+        gradient_in_c_order = np.ascontiguousarray(gradient)
+        medians = side_by_side({"C-order dout": lambda: pool.backward(gradient_in_c_order),
+                                "dout in x's order": lambda: pool.backward(gradient)}, rounds)
+    report("... what it did to report-cnn's max-pool backward after it (its dout came in C order)",
+           "C-order dout", "dout in x's order", medians)
+
+    # 7. LeakyReLU's slope: where(x > 0, 1, alpha) against max(x > 0, alpha)
+    values = rng.standard_normal(batch * 16 * 26 * 26).astype(np.float32)
+    slope, out, alpha = np.empty_like(values), np.empty_like(values), np.float32(0.01)
+
+    def slope_by_where():
+        slope[...] = np.where(values > 0, np.float32(1), alpha)
+        np.multiply(values, slope, out=out)
+
+    def slope_by_maximum():
+        np.maximum(values > 0, alpha, out=slope)
+        np.multiply(values, slope, out=out)
+
+    medians = side_by_side({"where()": slope_by_where, "max(x > 0, alpha)": slope_by_maximum}, rounds)
+    report("LeakyReLU training forward on saraswat-cnn's first activation", "where()", "max(x > 0, alpha)", medians)
+
+    # 8. Adam's update: the plain expressions (temporaries) against out= into one work array per parameter
+    model = mc.zoo.build("awasthi-enhanced-cnn", seed=0)
+    for layer in model.layers:
+        for key, param in layer.params.items():
+            layer.grads[key] = rng.standard_normal(param.shape).astype(np.float32)
+    optimizer = mc.optim.Adam(model)
+
+    def adam_with_temporaries():
+        optimizer.steps += 1
+        for key, param, layer in optimizer.named_parameters():
+            grad = layer.grads[key.rsplit("/", 1)[1]]
+            mean, square = optimizer.slot(key, "mean", param), optimizer.slot(key, "square", param)
+            mean *= optimizer.beta1
+            mean += (1.0 - optimizer.beta1) * grad
+            square *= optimizer.beta2
+            square += (1.0 - optimizer.beta2) * (grad * grad)
+            denominator = np.sqrt(square)
+            denominator *= 1.0 / math.sqrt(1.0 - optimizer.beta2 ** optimizer.steps)
+            denominator += optimizer.eps
+            param -= optimizer.lr / (1.0 - optimizer.beta1 ** optimizer.steps) * (mean / denominator)
+
+    medians = side_by_side({"temporaries": adam_with_temporaries, "one work array": optimizer.step}, rounds)
+    report("the flagship's Adam step (422,474 values)", "temporaries", "one work array", medians)
+
+    # 9. BLAS at one thread for a step: threadpoolctl's limit() context against its library controllers called directly
+    controller = threadpoolctl.ThreadpoolController()
+
+    def limit_context():
+        for _ in range(100):
+            with controller.limit(limits=1, user_api="blas"):
+                pass
+
+    def direct_calls():
+        for _ in range(100):
+            with threads.blas_at_one_thread():
+                pass
+
+    medians = side_by_side({"limit()": limit_context, "direct calls": direct_calls}, rounds)
+    report("100 steps' entry and exit of BLAS at one thread", "limit()", "direct calls", medians)
+
+    # 10. the smallest matrix product worth a thread: 2048 columns (before) against 4M multiply-adds
+    conv = mc.layers.Conv2D(128, 3, padding="same")
+    conv.build((64, 7, 7), rng=np.random.default_rng(0))
+    conv_input = batch_innermost(rng.random((batch, 64, 7, 7), dtype=np.float32))
+
+    def conv_step():
+        with threads.step_threads():
+            conv.backward(conv.forward(conv_input, training=True))
+
+    def columns_rule():
+        original = threads.fewest_worth_a_thread
+        threads.fewest_worth_a_thread = lambda work_per_item: 2048
+        try:
+            conv_step()
+        finally:
+            threads.fewest_worth_a_thread = original
+
+    medians = side_by_side({"2048 columns": columns_rule, "4M multiply-adds": conv_step}, rounds)
+    report("the flagship's conv2d_2 forward + backward: when a product is split over the threads",
+           "2048 columns", "4M multiply-adds", medians)
+
+    # 11. the fused BatchNorm -> ReLU -> MaxPool2D block: the flagship's whole training step
+    unfused, fused = flagship_step(batch, fuse=False), flagship_step(batch, fuse=True)
+    medians = side_by_side({"unfused": unfused, "fused": fused}, rounds)
+    report("the flagship's training step, its three BatchNorm -> ReLU -> MaxPool2D run as fused blocks",
+           "unfused", "fused", medians)
 
 
 if __name__ == "__main__":
