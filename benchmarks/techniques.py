@@ -27,13 +27,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchmark import cpu_model  # noqa: E402
 
 
-def side_by_side(ways, rounds):
-    """Median ms of each named function, the functions taking turns in every round."""
+def side_by_side(ways, rounds, settle=0.0):
+    """Median ms of each named function, the functions taking turns in every round.
+
+    ``settle``: seconds of idle before each timed call, so that BLAS's own worker threads,
+    which spin for a while after a call, are asleep when the next way starts.
+    """
     for way in ways.values():
         way()
     times = {name: [] for name in ways}
     for _ in range(rounds):
         for name, way in ways.items():
+            time.sleep(settle)
             started = time.perf_counter()
             way()
             times[name].append(time.perf_counter() - started)
@@ -93,7 +98,7 @@ def main(argv=None):
         return run
 
     medians = side_by_side({"BLAS threads only": with_threads(1), "ours + BLAS at 1": with_threads(2),
-                            "ours + BLAS threads": with_threads(2, blas_threads=2)}, rounds)
+                            "ours + BLAS threads": with_threads(2, blas_threads=2)}, rounds, settle=0.5)
     report("flagship training step: 2 threads of ours over the work, BLAS at 1 thread (threadpoolctl)",
            "BLAS threads only", "ours + BLAS at 1", medians)
     report("... the same, BLAS left at its own threads beside ours (spinning workers)",

@@ -20,7 +20,6 @@ import json
 import os
 import shlex
 import sys
-import traceback
 
 import minicnn
 from minicnn import data, metrics, optim, results, zoo
