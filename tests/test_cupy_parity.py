@@ -45,10 +45,11 @@ def host_arrays(model):
     return {key: backend.to_numpy(value).astype(np.float64) for key, value in model.arrays().items()}
 
 
-def flagship_steps(optimizer_name):
+def flagship_steps(optimizer_name, fuse=True):
     """Three training steps of the flagship on one batch: (logits of each step, loss of each step, final arrays)."""
     x, y = images_and_labels()
     model = zoo.build(zoo.FLAGSHIP, seed=0)
+    model.fuse = fuse
     optimizer = optim.OPTIMIZERS[optimizer_name](model, lr=LR[optimizer_name])
     loss = SoftmaxCrossEntropy()
     logits_seen, losses = [], []
@@ -74,10 +75,13 @@ def moved_by_float32_noise(model):
     return keys
 
 
+# fused: the BatchNorm -> ReLU -> MaxPool2D blocks as training runs them; unfused: every layer on its own,
+# so that a failure on the GPU says which of the two it is in
+@pytest.mark.parametrize("fuse", [True, False], ids=["fused", "unfused"])
 @pytest.mark.parametrize("optimizer_name", ["SGD", "Adam"])
-def test_flagship_steps_give_the_same_logits_loss_and_weights(optimizer_name):
-    numpy_logits, numpy_losses, numpy_arrays = on_backend("numpy", lambda: flagship_steps(optimizer_name))
-    cupy_logits, cupy_losses, cupy_arrays = on_backend("cupy", lambda: flagship_steps(optimizer_name))
+def test_flagship_steps_give_the_same_logits_loss_and_weights(optimizer_name, fuse):
+    numpy_logits, numpy_losses, numpy_arrays = on_backend("numpy", lambda: flagship_steps(optimizer_name, fuse))
+    cupy_logits, cupy_losses, cupy_arrays = on_backend("cupy", lambda: flagship_steps(optimizer_name, fuse))
     for step, (expected, got) in enumerate(zip(numpy_logits, cupy_logits), 1):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4, err_msg=f"logits of step {step}")
     np.testing.assert_allclose(cupy_losses, numpy_losses, rtol=1e-5, atol=1e-5, err_msg="losses")

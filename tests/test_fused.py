@@ -130,3 +130,24 @@ def test_the_fused_block_refuses_a_wrong_dout_naming_the_pool():
     block = model.last_steps[1]
     with pytest.raises(ValueError, match=r"MaxPool2D 'max_pool2d' backward expected dout of shape \(2, 32, 14, 14\)"):
         block.backward(np.zeros((2, 32, 7, 7), dtype=np.float32))
+
+
+def test_on_a_device_the_block_takes_every_branch_and_gives_the_unfused_numbers(fake_gpu):
+    # on a GPU the block does not ask whether some gamma is <= 0 (that would wait for the GPU): it computes
+    # the minima and the first values for every channel and picks per channel
+    from minicnn import backend
+    results = []
+    for fuse in (True, False):
+        model = Sequential([layers.Conv2D(3, 3, padding="same"), layers.BatchNorm(), layers.ReLU(),
+                            layers.MaxPool2D(), layers.Flatten(), layers.Dense(2)], input_shape=(1, 6, 6), seed=0,
+                           fuse=fuse)
+        model.layers[1].params["gamma"][...] = backend.to_device(np.array([1.5, -0.5, 0.0], dtype=np.float32))
+        x = backend.to_device(np.random.default_rng(0).permutation(4 * 36).reshape(4, 1, 6, 6).astype(np.float32))
+        logits = model.forward(x, training=True)
+        dx = model.backward(backend.xp.ones(logits.shape, dtype=np.float32))
+        results.append((backend.to_numpy(logits), backend.to_numpy(dx),
+                        {key: backend.to_numpy(grad) for key, grad in model.layers[1].grads.items()}))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-4, atol=1e-5)
+    for key, grad in results[1][2].items():
+        np.testing.assert_allclose(results[0][2][key], grad, rtol=1e-4, atol=1e-5, err_msg=key)
