@@ -209,6 +209,7 @@ class Sequential:
     def to(self, backend_name):
         """Make ``backend_name`` the active backend and move every parameter, grad and buffer onto it."""
         backend.set_backend(backend_name)
+        self.fused_blocks.clear()   # their work buffers belong to the other backend
         for layer in self.layers:
             for group in (layer.params, layer.grads, layer.buffers):
                 for key, value in group.items():

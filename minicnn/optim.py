@@ -51,7 +51,8 @@ class Optimizer:
     def work_array(self, key, like):
         """A scratch array shaped like parameter ``key``, reused by every step (not part of the state)."""
         work = self.work_arrays.get(key)
-        if work is None or work.shape != like.shape or work.dtype != like.dtype:
+        if (work is None or work.shape != like.shape or work.dtype != like.dtype
+                or not isinstance(work, backend.xp.ndarray)):
             work = self.work_arrays[key] = backend.xp.empty_like(like)
         return work
 

@@ -89,8 +89,9 @@ def blas_at_one_thread():
     """Every BLAS library at one thread within; each one's own setting put back after.
 
     The library controllers are called directly: threadpoolctl's ``limit()`` context,
-    which looks the libraries up again each time, cost 32 us a step against 5 us for
-    these calls (a tenth of a small network's inference step).
+    which first reads every library's version and settings (``info()``), took 12-22 us
+    an entry and exit against 5-10 us for these calls (``benchmarks/techniques.py``,
+    AMD EPYC): a few percent of a small network's inference step.
     """
     libraries = blas_libraries()
     before = [library.get_num_threads() for library in libraries]

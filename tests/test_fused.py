@@ -104,7 +104,7 @@ def test_fuse_false_runs_every_layer_on_its_own_and_patterns_that_do_not_fit_are
     model.fuse = False
     model.forward(np.zeros((2, 1, 28, 28), dtype=np.float32))
     assert model.last_steps == model.layers
-    # overlapping windows, an activation that is not monotone, BatchNorm on flat features: not fused
+    # overlapping windows, a decreasing activation, alpha above 1, an average pooling: not fused
     for triple, input_shape in (([layers.BatchNorm(), layers.ReLU(), layers.MaxPool2D(3, stride=2)], (2, 7, 7)),
                                 ([layers.BatchNorm(), layers.LeakyReLU(-0.5), layers.MaxPool2D()], (2, 6, 6)),
                                 ([layers.BatchNorm(), layers.LeakyReLU(1.5), layers.MaxPool2D()], (2, 6, 6)),
@@ -151,3 +151,21 @@ def test_on_a_device_the_block_takes_every_branch_and_gives_the_unfused_numbers(
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-4, atol=1e-5)
     for key, grad in results[1][2].items():
         np.testing.assert_allclose(results[0][2][key], grad, rtol=1e-4, atol=1e-5, err_msg=key)
+
+
+def test_a_replaced_layer_gets_a_new_block_and_the_old_block_is_dropped():
+    model = Sequential([layers.Conv2D(2, 3), layers.BatchNorm(), layers.ReLU(), layers.MaxPool2D(), layers.Flatten(),
+                        layers.Dense(2)], input_shape=(1, 6, 6), seed=0)
+    x = np.random.default_rng(0).standard_normal((3, 1, 6, 6)).astype(np.float32)
+    model.forward(x, training=True)
+    (old_block,) = model.fused_blocks.values()
+    replacement = layers.LeakyReLU(0.2)
+    replacement.build(model.layers[2].input_shape)
+    model.layers[2] = replacement
+    model.forward(x, training=True)
+    (block,) = model.fused_blocks.values()
+    assert block is not old_block and block.activation is replacement and model.last_steps[1] is block
+    model.layers[3] = layers.AvgPool2D()
+    model.layers[3].build(model.layers[2].output_shape)
+    model.forward(x, training=True)
+    assert model.fused_blocks == {} and model.last_steps == model.layers

@@ -34,8 +34,9 @@ from minicnn.layers.pooling import MaxPool2D
 
 
 def fusable(normalization, activation, pool):
-    """True if the three layers are a pattern the block runs exactly: BatchNorm on (C, H, W), ReLU or
-    LeakyReLU with 0 <= alpha <= 1 (monotone), MaxPool2D whose windows do not overlap."""
+    """True if the three layers are a pattern the block runs: BatchNorm on (C, H, W), ReLU or LeakyReLU
+    with 0 <= alpha <= 1 (monotone non-decreasing; alpha > 1 would be too, but is not needed and not
+    fused), MaxPool2D whose windows do not overlap."""
     monotone = type(activation) is ReLU or (type(activation) is LeakyReLU and 0.0 <= activation.alpha <= 1.0)
     return (type(normalization) is BatchNorm and len(normalization.input_shape or ()) == 3 and monotone
             and type(pool) is MaxPool2D and pool.step_h >= pool.pool_size[0] and pool.step_w >= pool.pool_size[1])
@@ -84,15 +85,27 @@ class NormalizeActivatePool:
             xp.copyto(chosen, z[(slice(None), slice(None)) + offsets[0]], where=flat)
         return chosen
 
+    def activation_slope(self, normalized):
+        """dy/d(normalized) of the activation at the chosen values: x > 0 for ReLU, 1 or alpha for LeakyReLU."""
+        if type(self.activation) is ReLU:
+            return normalized > 0
+        slope = empty_in_layout(normalized.shape, like=normalized)
+        self.activation.slope_into(normalized, slope)
+        return slope
+
     def activate(self, normalized, training):
-        """The activation layer's output at the chosen values; keeps its slope there (1 or 0 for ReLU)."""
+        """The activation layer's output at the chosen values; keeps its slope there when training."""
         xp = backend.xp
-        activation = self.activation
-        if type(activation) is ReLU:
-            self.slope = normalized > 0
+        self.slope = None
+        if type(self.activation) is ReLU:
+            if training:
+                self.slope = normalized > 0
             return xp.maximum(normalized, 0)
-        self.slope = empty_in_layout(normalized.shape, like=normalized)
-        activation.slope_into(normalized, self.slope)
+        if not training:   # LeakyReLU's inference operations
+            out = normalized * self.activation.alpha
+            xp.maximum(normalized, out, out=out)
+            return out
+        self.slope = self.activation_slope(normalized)
         return normalized * self.slope
 
     def forward(self, x, training=False):
@@ -107,7 +120,8 @@ class NormalizeActivatePool:
         self.training = training
         if training:
             normalization.check_training_batch(x, count)
-            if self.scratch is None or self.scratch.shape != rows.shape or self.scratch.dtype != x.dtype:
+            if (self.scratch is None or self.scratch.shape != rows.shape or self.scratch.dtype != x.dtype
+                    or not isinstance(self.scratch, xp.ndarray)):
                 self.scratch = xp.empty(rows.shape, dtype=x.dtype)
             mean, variance = xp.empty(channels, dtype=x.dtype), xp.empty(channels, dtype=x.dtype)
             inv_std = xp.empty(channels, dtype=x.dtype)
@@ -125,13 +139,13 @@ class NormalizeActivatePool:
             hat *= inv_std.reshape(broadcast)
             normalized = hat * gamma.reshape(broadcast)
             normalized += beta.reshape(broadcast)
-        else:
+        else:   # BatchNorm's inference operations; hat and the slope only if a backward asks for them
             scale = gamma * inv_std
             shift = beta - mean * scale
-            hat = (chosen - mean.reshape(broadcast)) * inv_std.reshape(broadcast)   # for dgamma only
+            hat = None
             normalized = chosen * scale.reshape(broadcast)
             normalized += shift.reshape(broadcast)
-        self.chosen, self.hat = chosen, hat
+        self.chosen, self.hat, self.normalized = chosen, hat, normalized
         pool.batch_size = x.shape[0]   # what its check of dout's shape compares with
         return self.activate(normalized, training)
 
@@ -147,6 +161,11 @@ class NormalizeActivatePool:
         pool.check_output_gradient(dout)
         xp = backend.xp
         z, chosen, count = self.z, self.chosen, self.count
+        if self.slope is None:   # after an inference forward
+            self.slope = self.activation_slope(self.normalized)
+        if self.hat is None:
+            broadcast = (1, len(self.mean), 1, 1)
+            self.hat = (chosen - self.mean.reshape(broadcast)) * self.inv_std.reshape(broadcast)
         gradient = dout * self.slope                   # dy at the chosen values
         gradient_rows, hat_rows = channel_rows(gradient), channel_rows(self.hat)
         dgamma = xp.einsum("cm,cm->c", gradient_rows, hat_rows)
@@ -154,11 +173,9 @@ class NormalizeActivatePool:
         normalization.grads["gamma"], normalization.grads["beta"] = dgamma, dbeta
         gamma, inv_std, mean = normalization.params["gamma"], self.inv_std, self.mean
         scale = gamma * inv_std
-        if self.training:   # dz = per_z * z + constant, from mean and variance depending on every z
-            per_z = scale * dgamma * (-1.0 / count) * inv_std
-            constant = -scale * dbeta * (1.0 / count) - per_z * mean
-        else:
-            per_z = constant = xp.zeros_like(scale)
+        # in training, dz = per_z * z + constant beside the routed part: the mean and variance depend on every z
+        per_z = scale * dgamma * (-1.0 / count) * inv_std
+        constant = -scale * dbeta * (1.0 / count) - per_z * mean
         routed = gradient * scale[None, :, None, None]    # what each chosen value passes on to its z
         offsets = list(pool.window_slices())
         winners = empty_in_layout(chosen.shape, like=chosen, dtype=bool, outer=(len(offsets),))
@@ -166,8 +183,11 @@ class NormalizeActivatePool:
 
         def route_channels(start, stop):
             part = dz[:, start:stop]
-            xp.multiply(z[:, start:stop], per_z[None, start:stop, None, None], out=part)
-            part += constant[None, start:stop, None, None]
+            if self.training:
+                xp.multiply(z[:, start:stop], per_z[None, start:stop, None, None], out=part)
+                part += constant[None, start:stop, None, None]
+            else:   # the running statistics do not depend on z
+                part.fill(0)
             MaxPool2D.mark_first_maxima(z[:, start:stop], chosen[:, start:stop], winners[:, :, start:stop], offsets)
             for index, (rows, cols) in enumerate(offsets):
                 part[:, :, rows, cols] += routed[:, start:stop] * winners[index, :, start:stop]
@@ -178,17 +198,20 @@ class NormalizeActivatePool:
 
 def execution_steps(layers, fuse, blocks):
     """The layers in the order forward runs them, each fusable BatchNorm -> activation -> MaxPool2D triple
-    replaced by its NormalizeActivatePool (kept in ``blocks`` between calls, keyed by the three layers)."""
-    steps, index = [], 0
+    replaced by its NormalizeActivatePool: kept in ``blocks`` between calls, keyed by the three layer
+    objects themselves; a block whose layers are no longer in a row of ``layers`` is dropped."""
+    steps, used, index = [], set(), 0
     while index < len(layers):
         triple = tuple(layers[index:index + 3])
         if fuse and len(triple) == 3 and fusable(*triple):
-            key = tuple(id(layer) for layer in triple)
-            if key not in blocks:
-                blocks[key] = NormalizeActivatePool(*triple)
-            steps.append(blocks[key])
+            if triple not in blocks:
+                blocks[triple] = NormalizeActivatePool(*triple)
+            steps.append(blocks[triple])
+            used.add(triple)
             index += 3
         else:
             steps.append(layers[index])
             index += 1
+    for stale in set(blocks) - used:
+        del blocks[stale]
     return steps
