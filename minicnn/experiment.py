@@ -44,7 +44,7 @@ NUMBERS = {"lr": (lambda value: value > 0, "> 0"), "weight_decay": (lambda value
            "val_fraction": (lambda value: 0 < value < 1, "in (0, 1)"),
            "pca_variance": (lambda value: 0 < value <= 1, "in (0, 1]"),
            "label_smoothing": (lambda value: 0 <= value < 1, "in [0, 1)")}
-SWITCHES = ("nesterov", "standardize")
+SWITCHES = ("nesterov", "standardize", "batch_norm_layers")
 
 
 # the packages minicnn imports only where they are needed (module name: pip name), from the examples' extra

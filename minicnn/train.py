@@ -428,8 +428,12 @@ def check_same_run(path, saved, identity):
     """ValueError naming every difference when checkpoint ``path``'s ``saved`` identity is not ``identity``."""
     if identity is None or saved is None:
         return
-    # through JSON, as the saved one went, so that a tuple and the list it became compare equal
+    # through JSON, as the saved one went, so that a tuple and the list it became compare equal; a setting
+    # that is off (None or False) is the same as one left out, so a key added to a recipe later (off in
+    # the old runs) does not turn their checkpoints into another run's
     saved, identity = flat_entries(saved), flat_entries(json.loads(json.dumps(identity, default=float)))
+    saved, identity = ({key: value for key, value in entries.items() if value is not None and value is not False}
+                       for entries in (saved, identity))
     differences = [f"{key} {saved.get(key)!r} there, {identity.get(key)!r} here"
                    for key in sorted(set(saved) | set(identity)) if saved.get(key) != identity.get(key)]
     if differences:

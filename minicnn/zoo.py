@@ -50,6 +50,7 @@ RECIPE_KEYS = {
     "pca_variance": "project the images onto the principal components (fitted on the training split) "
                     "that explain this share of the variance, e.g. 0.95",
     "hidden": "the widths of the hidden Dense layers, e.g. 64-32 (saraswat-pca-dnn only)",
+    "batch_norm_layers": "true: a BatchNorm after every convolution (band-cnn only: its paper's conclusion)",
     "augment": 'minicnn.data.Augmenter settings, e.g. {"horizontal_flip": true, "pad_crop": 2}; none = off',
     "schedule": '{"name": a minicnn.optim schedule, plus its settings}, stepped every epoch; '
                 "CosineAnnealingLR's T_max defaults to the epochs",
@@ -62,13 +63,16 @@ RECIPE_KEYS = {
 RECIPE_DEFAULTS = {"batch_norm": "pytorch", "label_smoothing": 0.0}
 
 # Recipe keys that change the network itself: build() hands them to the network's builder.
-ARCHITECTURE_KEYS = ("hidden",)
+ARCHITECTURE_KEYS = ("hidden", "batch_norm_layers")
 
 
-def band_cnn():
-    return [Conv2D(64, 3), ReLU(), Conv2D(64, 3), ReLU(), MaxPool2D(), Dropout(0.25),
-            Conv2D(128, 3), ReLU(), Conv2D(128, 3), ReLU(), MaxPool2D(), Dropout(0.25),
-            Flatten(), Dense(256), ReLU(), Dropout(0.5), Dense(10)]
+def band_cnn(batch_norm_layers=False):
+    """The paper's table; with ``batch_norm_layers`` (its conclusion's recipe) a BatchNorm after each convolution."""
+    def convolution(filters):
+        return [Conv2D(filters, 3)] + ([BatchNorm()] if batch_norm_layers else []) + [ReLU()]
+    return (convolution(64) + convolution(64) + [MaxPool2D(), Dropout(0.25)]
+            + convolution(128) + convolution(128) + [MaxPool2D(), Dropout(0.25),
+                                                     Flatten(), Dense(256), ReLU(), Dropout(0.5), Dense(10)])
 
 
 def awasthi_basic_cnn():
@@ -149,7 +153,8 @@ NETWORKS = {network.name: network for network in [
             description="4 conv (64, 64, 128, 128) + 2 max-pool + dropout, Dense 256",
             layers=band_cnn, input_shape=IMAGE, trainable_params=786_122, non_trainable_params=0,
             reported_accuracy=0.9274, reported_split="test", framework="keras",
-            recipe={"optimizer": "Adam", "lr": 1e-3, "batch_size": 64, "epochs": 20, "val_fraction": 0.2}),
+            recipe={"optimizer": "Adam", "lr": 1e-3, "batch_size": 64, "epochs": 20, "val_fraction": 0.2,
+                    "batch_norm_layers": False}),
     Network(name="awasthi-basic-cnn", paper=SEED001, citation="Awasthi & Soni 2024 (seed 001)",
             description="1 conv (64) + max-pool, Dense 128 (overfits)",
             layers=awasthi_basic_cnn, input_shape=IMAGE, trainable_params=1_386_506, non_trainable_params=0,

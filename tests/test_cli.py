@@ -72,6 +72,9 @@ def test_an_unknown_network_is_refused_with_the_valid_names(capsys):
 
 @pytest.mark.parametrize("arguments, message", [
     (["train", "band-cnn", "--set", "hidden=64-32"], "'hidden' changes the layers of saraswat-pca-dnn only"),
+    (["train", "report-cnn", "--set", "batch_norm_layers=true"],
+     "'batch_norm_layers' changes the layers of band-cnn only"),
+    (["train", "band-cnn", "--set", "batch_norm_layers=3"], "batch_norm_layers must be true or false, got 3"),
     (["train", "band-cnn", "--set", "dropout=0.3"],
      "bad --set 'dropout=0.3': 'dropout' is not a recipe key; the keys are: optimizer"),
     (["train", "band-cnn", "--set", "epochs"], "bad --set 'epochs': expected KEY=VALUE with KEY a recipe key"),

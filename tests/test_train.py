@@ -236,11 +236,17 @@ def test_a_checkpoint_is_resumed_only_by_its_own_run(tmp_path):
     history = fit(model, optim.SGD(model, lr=0.1), train, val, epochs=2, checkpoint=checkpoint, resume=True,
                   identity=dict(identity), progress=False)
     assert history["epoch"] == [1, 2]
+    # a setting that is off counts as left out: a recipe key added since (off) still resumes the run
+    model = tiny_model()
+    history = fit(model, optim.SGD(model, lr=0.1), train, val, epochs=3, checkpoint=checkpoint, resume=True,
+                  identity=dict(identity, recipe={"lr": 0.1, "hidden": (4, 2), "new_switch": False,
+                                                  "new_setting": None}), progress=False)
+    assert history["epoch"] == [1, 2, 3]
     other = dict(identity, recipe={"lr": 0.05, "hidden": (4, 2)}, seed=1)
     model = tiny_model()
     with pytest.raises(ValueError, match=r"checkpoint of another run \(recipe\.lr 0\.1 there, 0\.05 here; "
                                          r"seed 0 there, 1 here\)"):
-        fit(model, optim.SGD(model, lr=0.05), train, val, epochs=3, checkpoint=checkpoint, resume=True,
+        fit(model, optim.SGD(model, lr=0.05), train, val, epochs=4, checkpoint=checkpoint, resume=True,
             identity=other, progress=False)
 
 

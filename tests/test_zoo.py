@@ -41,3 +41,14 @@ def test_build_with_the_keras_convention_changes_only_the_convention(custom):
 def test_network_takes_keywords_only():
     with pytest.raises(TypeError):
         zoo.Network("x", "paper", "citation", "description", a_builder, (1, 4, 4), 0, 0, None, None, "pytorch", {})
+
+
+def test_band_cnn_with_the_conclusions_batch_norm_layers():
+    from minicnn import layers
+    plain, normalized = zoo.build("band-cnn"), zoo.build("band-cnn", batch_norm_layers=True)
+    assert plain.count_params() == (786_122, 0)
+    # a BatchNorm after each of the four convolutions (64, 64, 128, 128 channels): 2 x 384 of each kind
+    assert normalized.count_params() == (786_890, 768)
+    kinds = [type(layer).__name__ for layer in normalized.layers]
+    assert kinds[:6] == ["Conv2D", "BatchNorm", "ReLU", "Conv2D", "BatchNorm", "ReLU"]
+    assert kinds.count("BatchNorm") == 4 and not any(isinstance(layer, layers.BatchNorm) for layer in plain.layers)
