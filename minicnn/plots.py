@@ -88,16 +88,19 @@ def _metric_text(value, metric):
     return f"{value:.2%}" if metric.endswith("accuracy") else f"{value:.4f}"
 
 
-def _finish_epoch_axes(axes, title, metric):
+def _finish_epoch_axes(axes, title, metric, legend_below=False):
     """The common dress of a per-epoch panel of ``metric``: title, epoch ticks, percentages for an
-    accuracy, grid, legend."""
+    accuracy, grid, legend (inside the panel, or under it: long run labels would hide the curves)."""
     axes.set_title(title)
     axes.set_xlabel("epoch")
     axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     if metric.endswith("accuracy"):
         axes.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
     axes.grid(alpha=0.3)
-    axes.legend(loc="best")
+    if legend_below:
+        axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize="small")
+    else:
+        axes.legend(loc="best")
 
 
 def plot_history(history, path, title="Training history"):
@@ -176,7 +179,7 @@ def plot_history_comparison(histories, path, title="Validation curves"):
               if any(_recorded(history, metric) is not None for history in histories.values())]
     if not panels:
         raise ValueError(f"none of the runs {', '.join(histories)} recorded val_loss or val_accuracy")
-    figure = _new_figure(5.5 * len(panels), 4.2)
+    figure = _new_figure(6.5 * len(panels), 4.2 + 0.25 * len(histories))
     figure.suptitle(title)
     for axes, metric in zip(figure.subplots(1, len(panels), squeeze=False)[0], panels):
         for label, history in histories.items():
@@ -187,7 +190,7 @@ def plot_history_comparison(histories, path, title="Validation curves"):
                              else f"best {_metric_text(values[best], metric)}, epoch {best + 1}")
                 axes.plot(np.arange(1, len(values) + 1), values, marker="o", markersize=2,
                           label=f"{label} ({best_text})")
-        _finish_epoch_axes(axes, "Validation " + metric[len("val_"):], metric)
+        _finish_epoch_axes(axes, "Validation " + metric[len("val_"):], metric, legend_below=True)
     return _save_figure(figure, path)
 
 
