@@ -10,6 +10,7 @@ registered in pyplot's global list, so there is nothing to close and nothing
 leaks across hundreds of calls.
 """
 import math
+import textwrap
 
 import matplotlib
 import numpy as np
@@ -23,6 +24,7 @@ from minicnn.metrics import checked_confusion_matrix
 from minicnn.projections import components_for_variance
 
 DPI = 130
+LEGEND_CHARACTERS = 70   # a comparison's legend lines are wrapped at this width, about a panel's
 HISTORY_CURVES = ("loss", "val_loss", "accuracy", "val_accuracy")
 
 
@@ -179,7 +181,9 @@ def plot_history_comparison(histories, path, title="Validation curves"):
               if any(_recorded(history, metric) is not None for history in histories.values())]
     if not panels:
         raise ValueError(f"none of the runs {', '.join(histories)} recorded val_loss or val_accuracy")
-    figure = _new_figure(6.5 * len(panels), 4.2 + 0.25 * len(histories))
+    # room under the panels for the legends: a line per run, more where a long label wraps
+    legend_lines = sum(math.ceil((len(label) + 32) / LEGEND_CHARACTERS) for label in histories)
+    figure = _new_figure(6.5 * len(panels), 4.2 + 0.3 * legend_lines)
     figure.suptitle(title)
     for axes, metric in zip(figure.subplots(1, len(panels), squeeze=False)[0], panels):
         for label, history in histories.items():
@@ -188,8 +192,9 @@ def plot_history_comparison(histories, path, title="Validation curves"):
                 best = _best_index(values, metric)
                 best_text = ("diverged" if best is None
                              else f"best {_metric_text(values[best], metric)}, epoch {best + 1}")
+                # wrapped, so that a long run label stays as wide as its panel
                 axes.plot(np.arange(1, len(values) + 1), values, marker="o", markersize=2,
-                          label=f"{label} ({best_text})")
+                          label="\n".join(textwrap.wrap(f"{label} ({best_text})", LEGEND_CHARACTERS)))
         _finish_epoch_axes(axes, "Validation " + metric[len("val_"):], metric, legend_below=True)
     return _save_figure(figure, path)
 

@@ -96,6 +96,23 @@ def test_plot_history_comparison_draws_one_line_per_run_and_leaves_out_missing_c
     assert_png(path)
 
 
+def test_plot_history_comparison_keeps_long_labels_off_the_curves_and_inside_the_figure(tmp_path, history,
+                                                                                         monkeypatch):
+    drawn = []
+    save = plots._save_figure
+    monkeypatch.setattr(plots, "_save_figure", lambda figure, path: drawn.append(figure) or save(figure, path))
+    labels = [f"a long description of recipe {index}: Keras BatchNorm + constant 1e-3 + stop" for index in range(3)]
+    plots.plot_history_comparison({label: history for label in labels}, tmp_path / "long.png")
+    (figure,) = drawn
+    figure.set_dpi(plots.DPI)   # laid out as it was saved
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    for axes in figure.axes:
+        legend, panel = axes.get_legend().get_window_extent(renderer), axes.get_window_extent(renderer)
+        assert legend.y1 <= panel.y0, "the legend covers the panel"
+        assert 0 <= legend.x0 and legend.x1 <= figure.bbox.x1 and legend.y0 >= 0, "the legend runs off the figure"
+
+
 def test_plot_history_comparison_labels_a_diverged_run_instead_of_failing(tmp_path, history):
     diverged = {"val_loss": [float("nan")] * 3, "val_accuracy": [float("nan")] * 3}
     assert_png(plots.plot_history_comparison({"a": history, "nan": diverged}, tmp_path / "nan.png"))
