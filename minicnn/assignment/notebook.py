@@ -99,7 +99,11 @@ train, test = training.fashion_mnist(at_most(6000), at_most(2000))
 loss, optimizer = student.loss_and_optimizer(mine, network, lr=1e-3)"""
 
 FLAGSHIP_EPOCH = """\
-from tqdm.auto import tqdm
+try:
+    import ipywidgets  # noqa: F401  (the notebook's own progress bar needs it)
+    from tqdm.auto import tqdm
+except ImportError:
+    from tqdm import tqdm  # a text bar, without tqdm.auto's "IProgress not found" warning
 
 batch_size = 64
 order = np.random.default_rng(0).permutation(len(train[0]))

@@ -36,7 +36,11 @@ from minicnn.data.idx import DatasetError, decompress_if_gzip, parse_idx, read_i
 from minicnn.files import atomic_write
 
 try:
-    from tqdm.auto import tqdm
+    try:
+        import ipywidgets  # noqa: F401  (tqdm.auto's notebook bar needs it; without it tqdm.auto warns)
+        from tqdm.auto import tqdm
+    except ImportError:
+        from tqdm import tqdm
 except ImportError:  # progress bars are a nicety, not a dependency
     tqdm = None
 
