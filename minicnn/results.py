@@ -22,8 +22,9 @@ import statistics
 from minicnn import zoo
 from minicnn.model import Sequential
 
-HEADER = ("| network | parameters: ours (paper) | paper: accuracy (split) | ours: test accuracy | runs | seeds | epochs "
-          "| minutes per run (CPU) | command |\n|---|---|---|---|---|---|---|---|---|")
+HEADER = ("| network | parameters: ours (paper) | paper: accuracy (split) | ours: test accuracy "
+          "| ours: validation accuracy of the tested weights | runs | seeds | epochs | minutes per run (CPU) | command |"
+          "\n|---|---|---|---|---|---|---|---|---|---|")
 
 
 def find_runs(directories, include_limited=False):
@@ -45,8 +46,24 @@ def find_runs(directories, include_limited=False):
                 model_path = os.path.join(os.path.dirname(path), "model.npz")
                 if "parameters" not in config and os.path.exists(model_path):
                     config["parameters"] = list(Sequential.load(model_path).count_params())
+                config["tested_val_accuracy"] = tested_val_accuracy(config, os.path.dirname(path))
                 runs.append(config)
     return runs
+
+
+def tested_val_accuracy(config, directory):
+    """The validation accuracy of the weights the test set saw: the kept epoch's where the recipe keeps the
+    best epoch (keep_best), the last epoch's otherwise; None where the run left no history.json."""
+    history_path = os.path.join(directory, "history.json")
+    if not os.path.exists(history_path):
+        return None
+    with open(history_path) as file:
+        history = json.load(file)
+    if not history.get("val_accuracy"):
+        return None
+    keeps_best = settings_in_force(config.get("recipe")).get("keep_best")
+    epoch = config.get("best_epoch") if keeps_best else history["epoch"][-1]
+    return history["val_accuracy"][history["epoch"].index(epoch)]
 
 
 def mean_and_spread(values, digits=2, scale=100.0):
@@ -98,8 +115,10 @@ def table_row(name, runs):
     minutes = statistics.mean(run.get("train_seconds_total", 0.0) for run in runs) / 60
     commands = "; ".join(sorted({f"`{general_command(run['command'])}`" for run in runs if run.get("command")}))
     label = f"{name} ({', '.join(changes)})" if changes else name
+    validations = [run["tested_val_accuracy"] for run in runs if run.get("tested_val_accuracy") is not None]
+    validation = mean_and_spread(validations) if len(validations) == len(runs) else "not recorded"
     return (f"| {label} | {parameters} | {reported} | {mean_and_spread([run['test_accuracy'] for run in runs])} "
-            f"| {len(runs)} | {', '.join(map(str, seeds))} | {', '.join(map(str, epochs))} | {minutes:.1f} "
+            f"| {validation} | {len(runs)} | {', '.join(map(str, seeds))} | {', '.join(map(str, epochs))} | {minutes:.1f} "
             f"| {commands} |")
 
 

@@ -1,7 +1,7 @@
 """`minicnn results`: the results table is made from the runs' own config.json files."""
 import json
 
-from minicnn import cli, experiment, results
+from minicnn import cli, experiment, results, zoo
 
 
 def write_run(directory, **config):
@@ -21,10 +21,27 @@ def test_table_groups_seeds_and_reports_mean_and_spread(tmp_path, capsys):
     assert cells[1] == "235,146 + 0 (235,146 + 0)"
     assert cells[2] == "85.00% (test)"
     assert cells[3] == "87.00% ± 1.41"   # mean of 88 and 86, sample standard deviation sqrt(2)
-    assert cells[4] == "2" and cells[5] == "0, 1"   # a count of runs, then which seeds
-    assert cells[6] == "10" and cells[7] == "1.0"
-    assert cells[8] == "`minicnn reproduce report-ann --seed S`"
+    assert cells[4] == "not recorded"   # these runs left no history.json
+    assert cells[5] == "2" and cells[6] == "0, 1"   # a count of runs, then which seeds
+    assert cells[7] == "10" and cells[8] == "1.0"
+    assert cells[9] == "`minicnn reproduce report-ann --seed S`"
     assert "| runs | seeds |" in results.HEADER
+
+
+def test_the_validation_column_is_the_tested_epochs_the_kept_one_or_the_last(tmp_path):
+    history = {"epoch": [1, 2, 3], "val_accuracy": [0.80, 0.90, 0.85]}
+    common = {"network": "report-ann", "parameters": [235146, 0], "epochs_run": 3, "train_seconds_total": 60.0,
+              "command": "minicnn reproduce report-ann", "test_accuracy": 0.88, "seed": 0}
+    zoos = zoo.NETWORKS["report-ann"].recipe
+    assert not zoos.get("keep_best")
+    write_run(tmp_path / "kept", recipe=dict(zoos, keep_best="val_loss"), best_epoch=1, **common)
+    write_run(tmp_path / "last", recipe=zoos, best_epoch=2, **common)
+    for name in ("kept", "last"):
+        (tmp_path / name / "history.json").write_text(json.dumps(history))
+    rows = results.results_table([tmp_path]).splitlines()[2:]
+    validation = {row.split("|")[1].strip(): row.split("|")[5].strip() for row in rows}
+    assert validation == {"report-ann (keep_best=\"val_loss\")": "80.00% (1 seed)",   # the kept epoch 1
+                          "report-ann": "85.00% (1 seed)"}   # no weights kept: the last epoch's, not the best one's
 
 
 def test_a_run_on_limited_data_is_left_out_unless_asked_and_then_marked(tmp_path, capsys):
