@@ -36,19 +36,25 @@ def find_runs(directories, include_limited=False):
     runs = []
     for directory in directories:
         for path in sorted(glob.glob(os.path.join(directory, "**", "config.json"), recursive=True)):
-            with open(path) as file:
-                try:
-                    config = json.load(file)
-                except json.JSONDecodeError as error:
-                    # a table that quietly left a run out would mislead more than no table
-                    raise ValueError(f"{path}: not valid JSON ({error}); mend or remove it") from error
+            config = read_json(path)
             if "test_accuracy" in config and "network" in config and (include_limited or not config.get("limit")):
-                model_path = os.path.join(os.path.dirname(path), "model.npz")
+                run_directory = os.path.dirname(path)
+                model_path = os.path.join(run_directory, "model.npz")
                 if "parameters" not in config and os.path.exists(model_path):
                     config["parameters"] = list(Sequential.load(model_path).count_params())
-                config["tested_val_accuracy"] = tested_val_accuracy(config, os.path.dirname(path))
+                config["tested_val_accuracy"] = tested_val_accuracy(config, run_directory)
                 runs.append(config)
     return runs
+
+
+def read_json(path):
+    """The JSON in ``path``; a file that is not JSON is named, since a table that quietly left a run (or a
+    figure of it) out would mislead more than no table."""
+    with open(path) as file:
+        try:
+            return json.load(file)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}: not valid JSON ({error}); mend or remove it") from error
 
 
 def tested_val_accuracy(config, directory):
@@ -57,12 +63,13 @@ def tested_val_accuracy(config, directory):
     history_path = os.path.join(directory, "history.json")
     if not os.path.exists(history_path):
         return None
-    with open(history_path) as file:
-        history = json.load(file)
+    history = read_json(history_path)
     if not history.get("val_accuracy"):
         return None
     keeps_best = settings_in_force(config.get("recipe")).get("keep_best")
     epoch = config.get("best_epoch") if keeps_best else history["epoch"][-1]
+    if epoch not in history["epoch"]:
+        raise ValueError(f"{history_path}: has no epoch {epoch}, the kept epoch (best_epoch) its config.json names")
     return history["val_accuracy"][history["epoch"].index(epoch)]
 
 

@@ -118,3 +118,15 @@ def test_a_broken_config_is_named(capsys, tmp_path):
     assert cli.main(["results", str(tmp_path)]) == 1
     error = capsys.readouterr().err
     assert f"{tmp_path / 'run' / 'config.json'}: not valid JSON (Expecting property name" in error
+
+
+def test_a_broken_history_or_a_kept_epoch_it_lacks_is_named(capsys, tmp_path):
+    write_run(tmp_path / "run", network="report-ann", seed=0, test_accuracy=0.88, best_epoch=5,
+              recipe=dict(zoo.NETWORKS["report-ann"].recipe, keep_best="val_accuracy"))
+    history = tmp_path / "run" / "history.json"
+    history.write_text("{'epoch': [1]}")
+    assert cli.main(["results", str(tmp_path)]) == 1
+    assert f"{history}: not valid JSON (Expecting property name" in capsys.readouterr().err
+    history.write_text(json.dumps({"epoch": [1, 2], "val_accuracy": [0.8, 0.9]}))
+    assert cli.main(["results", str(tmp_path)]) == 1
+    assert f"{history}: has no epoch 5, the kept epoch (best_epoch) its config.json names" in capsys.readouterr().err
