@@ -362,10 +362,11 @@ def command_curves(arguments):
                              f"but a JSON {type(histories[label]).__name__}")
     try:
         from minicnn import plots   # matplotlib only where a figure is drawn: check-layer needs NumPy alone
-        plots.plot_history_comparison(histories, arguments.out, title=arguments.title)
+        plots.plot_history_comparison(histories, arguments.out, title=arguments.title,
+                                      from_epoch=arguments.from_epoch)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    print(f"validation curves of {len(histories)} runs written to {arguments.out}")
+    print(f"validation curves of {len(histories)} run{'s' if len(histories) > 1 else ''} written to {arguments.out}")
     return 0
 
 
@@ -426,6 +427,9 @@ def build_parser():
     curves.add_argument("--out", required=True, metavar="PNG", help="where to write the figure")
     curves.add_argument("--labels", default=None, help="comma-separated names for the runs (default: their paths)")
     curves.add_argument("--title", default="Validation curves", help="the figure's title")
+    curves.add_argument("--from-epoch", type=int, default=1, metavar="EPOCH",
+                        help="draw the curves from this epoch on, so that some runs' first epochs do not stretch "
+                             "the axes (each legend's best is still over the whole run; default: 1, all)")
 
     evaluation = command("evaluate", command_evaluate, "evaluate a saved model.npz on the test set and print "
                          "its classification report")

@@ -164,7 +164,7 @@ def plot_history(history, path, title="Training history"):
     return _save_figure(figure, path)
 
 
-def plot_history_comparison(histories, path, title="Validation curves"):
+def plot_history_comparison(histories, path, title="Validation curves", from_epoch=1):
     """Several runs' validation loss and accuracy per epoch, one line per run, on shared axes.
 
     Inputs:
@@ -172,15 +172,23 @@ def plot_history_comparison(histories, path, title="Validation curves"):
       without validation values is left out of the panel it lacks.
     - path: where to write the PNG
     - title: the figure title
+    - from_epoch: the first epoch drawn (1: all), so that a few runs' first
+      epochs do not stretch the axes over the rest; each legend's best is
+      still that of the whole run.
 
     Returns:
     - path
-    Raises ValueError when no run has any validation value.
+    Raises ValueError when no run has any validation value, or none reaches from_epoch.
     """
+    if from_epoch < 1:
+        raise ValueError(f"from_epoch is {from_epoch}: epochs count from 1")
     panels = [metric for metric in ("val_loss", "val_accuracy")
               if any(_recorded(history, metric) is not None for history in histories.values())]
     if not panels:
         raise ValueError(f"none of the runs {', '.join(histories)} recorded val_loss or val_accuracy")
+    longest = max(len(history.get(metric, ())) for history in histories.values() for metric in panels)
+    if longest < from_epoch:
+        raise ValueError(f"drawing from epoch {from_epoch}, but the longest of the runs has {longest} epochs")
     # room under the panels for the legends: a line per run, more where a long label wraps
     legend_lines = sum(math.ceil((len(label) + 32) / LEGEND_CHARACTERS) for label in histories)
     figure = _new_figure(6.5 * len(panels), 4.2 + 0.3 * legend_lines)
@@ -193,9 +201,12 @@ def plot_history_comparison(histories, path, title="Validation curves"):
                 best_text = ("diverged" if best is None
                              else f"best {_metric_text(values[best], metric)}, epoch {best + 1}")
                 # wrapped, so that a long run label stays as wide as its panel
-                axes.plot(np.arange(1, len(values) + 1), values, marker="o", markersize=2,
+                axes.plot(np.arange(from_epoch, len(values) + 1), values[from_epoch - 1:], marker="o",
+                          markersize=2,
                           label="\n".join(textwrap.wrap(f"{label} ({best_text})", LEGEND_CHARACTERS)))
-        _finish_epoch_axes(axes, "Validation " + metric[len("val_"):], metric, legend_below=True)
+        panel_title = "Validation " + metric[len("val_"):]
+        _finish_epoch_axes(axes, panel_title + (f" (from epoch {from_epoch})" if from_epoch > 1 else ""), metric,
+                           legend_below=True)
     return _save_figure(figure, path)
 
 

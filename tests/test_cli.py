@@ -343,6 +343,10 @@ def test_curves_draws_the_runs_and_names_what_is_missing(tmp_path, capsys):
                              "--out", str(out))
     assert status == 0 and "2 runs written to" in printed and out.stat().st_size > 0
 
+    status, printed, _ = run(capsys, "curves", str(tmp_path / "b"), "--from-epoch", "2", "--out", str(out))
+    assert status == 0 and "curves of 1 run written to" in printed
+    status, _, error = run(capsys, "curves", str(tmp_path / "b"), "--from-epoch", "4", "--out", str(out))
+    assert status == 2 and "drawing from epoch 4, but the longest of the runs has 3 epochs" in error
     status, _, error = run(capsys, "curves", str(tmp_path / "a"), "--labels", "one,two", "--out", str(out))
     assert status == 2 and "--labels names 2 runs, but 1 run directories" in error
     status, _, error = run(capsys, "curves", str(tmp_path / "a"), str(tmp_path / "a"), "--out", str(out))

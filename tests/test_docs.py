@@ -25,7 +25,7 @@ def test_nothing_points_outside_the_repository(path):
 
 
 def test_the_design_and_the_papers_are_in_docs():
-    design, papers = read("docs/design.md"), read("docs/papers.md")
+    design = read("docs/design.md")
     for heading in ("## The contracts", "### The layer contract", "## numpy and cupy: one code path",
                     "## Known pitfalls"):
         assert heading in design
