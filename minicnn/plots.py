@@ -10,6 +10,7 @@ registered in pyplot's global list, so there is nothing to close and nothing
 leaks across hundreds of calls.
 """
 import math
+import numbers
 import textwrap
 
 import matplotlib
@@ -58,8 +59,14 @@ def _class_colors(num_classes):
 # ----------------------------------------------------------------------------
 
 def _recorded(history, key):
-    """``history[key]`` as a float64 array (E,), or None when missing or empty."""
-    values = np.asarray(history.get(key, ()), dtype=np.float64)
+    """``history[key]`` as a float64 array (E,), or None when missing or empty.
+    Raises ValueError when it is not a list of numbers, one per epoch."""
+    try:
+        values = np.asarray(history.get(key, ()), dtype=np.float64)
+    except (TypeError, ValueError):
+        values = None
+    if values is None or values.ndim != 1:
+        raise ValueError(f"the history's {key} is not a list of per-epoch numbers: {history.get(key)!r:.60}")
     return values if values.size else None
 
 
@@ -180,15 +187,17 @@ def plot_history_comparison(histories, path, title="Validation curves", from_epo
     - path
     Raises ValueError when no run has any validation value, or none reaches from_epoch.
     """
-    if from_epoch < 1:
-        raise ValueError(f"from_epoch is {from_epoch}: epochs count from 1")
+    if not isinstance(from_epoch, numbers.Integral) or from_epoch < 1:
+        raise ValueError(f"from_epoch is {from_epoch!r}: epochs are whole numbers counted from 1")
     panels = [metric for metric in ("val_loss", "val_accuracy")
               if any(_recorded(history, metric) is not None for history in histories.values())]
     if not panels:
         raise ValueError(f"none of the runs {', '.join(histories)} recorded val_loss or val_accuracy")
-    longest = max(len(history.get(metric, ())) for history in histories.values() for metric in panels)
+    longest = max(len(values) for history in histories.values() for metric in panels
+                  for values in [_recorded(history, metric)] if values is not None)
     if longest < from_epoch:
-        raise ValueError(f"drawing from epoch {from_epoch}, but the longest of the runs has {longest} epochs")
+        raise ValueError(f"drawing from epoch {from_epoch}, but the longest of the runs has {longest} "
+                         f"epoch{'s' if longest > 1 else ''}")
     # room under the panels for the legends: a line per run, more where a long label wraps
     legend_lines = sum(math.ceil((len(label) + 32) / LEGEND_CHARACTERS) for label in histories)
     figure = _new_figure(6.5 * len(panels), 4.2 + 0.3 * legend_lines)
@@ -200,6 +209,8 @@ def plot_history_comparison(histories, path, title="Validation curves", from_epo
                 best = _best_index(values, metric)
                 best_text = ("diverged" if best is None
                              else f"best {_metric_text(values[best], metric)}, epoch {best + 1}")
+                if len(values) < from_epoch:   # in the legend all the same, so that no run goes missing unsaid
+                    best_text += f"; ends at epoch {len(values)}, before the first drawn"
                 # wrapped, so that a long run label stays as wide as its panel
                 axes.plot(np.arange(from_epoch, len(values) + 1), values[from_epoch - 1:], marker="o",
                           markersize=2,

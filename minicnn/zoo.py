@@ -191,7 +191,7 @@ NETWORKS = {network.name: network for network in [
     Network(name="saraswat-cnn", paper=SEED003, citation="Saraswat et al. (seed 003)",
             description="4 conv valid (16, 32, 64, 128) with BatchNorm + LeakyReLU 0.2, Dense 256-128",
             layers=saraswat_cnn, input_shape=IMAGE, trainable_params=262_890, non_trainable_params=224,
-            # PyTorch: "The models are implemented in Pytorch" (its section III), the DNN's notebooks likewise
+            # PyTorch: "The models are implemented in Pytorch" (docs/papers.md, seed 003)
             reported_accuracy=0.8970, reported_split="test", framework="pytorch",
             recipe={"optimizer": "Adam", "lr": 1e-3, "batch_size": 128, "epochs": 10, "val_fraction": 0.2,
                     "keep_best": "val_accuracy"}),

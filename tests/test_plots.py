@@ -118,7 +118,7 @@ def test_plot_history_comparison_labels_a_diverged_run_instead_of_failing(tmp_pa
     assert_png(plots.plot_history_comparison({"a": history, "nan": diverged}, tmp_path / "nan.png"))
 
 
-def test_plot_history_comparison_from_an_epoch_draws_only_the_epochs_from_it(tmp_path, history, monkeypatch):
+def test_plot_history_comparison_from_an_epoch_draws_only_the_epochs_from_it(tmp_path, monkeypatch):
     drawn = []
     save = plots._save_figure
     monkeypatch.setattr(plots, "_save_figure", lambda figure, path: drawn.append(figure) or save(figure, path))
@@ -127,20 +127,32 @@ def test_plot_history_comparison_from_an_epoch_draws_only_the_epochs_from_it(tmp
                                   from_epoch=3)
     (figure,) = drawn
     loss_panel, accuracy_panel = figure.axes
+    (slow_loss,) = loss_panel.get_lines()
+    assert list(slow_loss.get_xdata()) == [3, 4] and loss_panel.get_ylim()[1] < 1.5
     slow_line, short_line = accuracy_panel.get_lines()
     assert list(slow_line.get_xdata()) == [3, 4] and list(slow_line.get_ydata()) == [0.90, 0.92]
     assert len(short_line.get_xdata()) == 0
     assert accuracy_panel.get_ylim()[0] > 0.54, "the epochs before the first drawn still stretch the axis"
     assert "from epoch 3" in accuracy_panel.get_title()
-    assert "best 92.00%, epoch 4" in accuracy_panel.get_legend().get_texts()[0].get_text()
-    assert "best 80.00%, epoch 1" in accuracy_panel.get_legend().get_texts()[1].get_text()
+    slow_text, short_text = (text.get_text().replace("\n", " ") for text in accuracy_panel.get_legend().get_texts())
+    assert "best 92.00%, epoch 4)" in slow_text
+    assert "best 80.00%, epoch 1; ends at epoch 1, before the first drawn" in short_text
 
 
-def test_plot_history_comparison_from_an_epoch_no_run_reaches_is_an_error(tmp_path, history):
+def test_plot_history_comparison_from_an_epoch_no_run_reaches_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="drawing from epoch 9, but the longest of the runs has 4 epochs"):
         plots.plot_history_comparison({"a": {"val_loss": [1.0, 0.9, 0.8, 0.7]}}, tmp_path / "x.png", from_epoch=9)
-    with pytest.raises(ValueError, match="from_epoch is 0: epochs count from 1"):
-        plots.plot_history_comparison({"a": {"val_loss": [1.0]}}, tmp_path / "x.png", from_epoch=0)
+    with pytest.raises(ValueError, match="longest of the runs has 1 epoch$"):
+        plots.plot_history_comparison({"a": {"val_loss": [1.0]}}, tmp_path / "x.png", from_epoch=2)
+    for wrong in (0, 2.5):
+        with pytest.raises(ValueError, match=f"from_epoch is {wrong}: epochs are whole numbers counted from 1"):
+            plots.plot_history_comparison({"a": {"val_loss": [1.0]}}, tmp_path / "x.png", from_epoch=wrong)
+
+
+@pytest.mark.parametrize("value", [None, 0.5, [[0.1, 0.2]], ["a", "b"]])
+def test_plot_history_comparison_names_a_history_value_that_is_not_a_list_of_numbers(tmp_path, value):
+    with pytest.raises(ValueError, match="the history's val_loss is not a list of per-epoch numbers"):
+        plots.plot_history_comparison({"a": {"val_loss": value}}, tmp_path / "x.png")
 
 
 def test_plot_history_comparison_without_any_validation_is_an_error(tmp_path, history):
