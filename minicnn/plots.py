@@ -189,12 +189,15 @@ def plot_history_comparison(histories, path, title="Validation curves", from_epo
     """
     if not isinstance(from_epoch, numbers.Integral) or from_epoch < 1:
         raise ValueError(f"from_epoch is {from_epoch!r}: epochs are whole numbers counted from 1")
+    # each run's curves read (and checked) once: label -> metric -> array (E,) or None
+    recorded = {label: {metric: _recorded(history, metric) for metric in ("val_loss", "val_accuracy")}
+                for label, history in histories.items()}
     panels = [metric for metric in ("val_loss", "val_accuracy")
-              if any(_recorded(history, metric) is not None for history in histories.values())]
+              if any(curves[metric] is not None for curves in recorded.values())]
     if not panels:
         raise ValueError(f"none of the runs {', '.join(histories)} recorded val_loss or val_accuracy")
-    longest = max(len(values) for history in histories.values() for metric in panels
-                  for values in [_recorded(history, metric)] if values is not None)
+    longest = max(len(curves[metric]) for curves in recorded.values() for metric in panels
+                  if curves[metric] is not None)
     if longest < from_epoch:
         raise ValueError(f"drawing from epoch {from_epoch}, but the longest of the runs has {longest} "
                          f"epoch{'s' if longest > 1 else ''}")
@@ -203,8 +206,8 @@ def plot_history_comparison(histories, path, title="Validation curves", from_epo
     figure = _new_figure(6.5 * len(panels), 4.2 + 0.3 * legend_lines)
     figure.suptitle(title)
     for axes, metric in zip(figure.subplots(1, len(panels), squeeze=False)[0], panels):
-        for label, history in histories.items():
-            values = _recorded(history, metric)
+        for label, curves in recorded.items():
+            values = curves[metric]
             if values is not None:
                 best = _best_index(values, metric)
                 best_text = ("diverged" if best is None

@@ -68,5 +68,6 @@ def test_each_paper_network_is_initialised_as_its_papers_framework(name):
 
 
 def test_every_network_of_a_paper_that_names_its_framework_is_in_that_table():
-    named = {name for name, network in zoo.NETWORKS.items() if network.paper in (zoo.SEED001, zoo.SEED002, zoo.SEED003, zoo.SEED004)}
+    naming = (zoo.SEED001, zoo.SEED002, zoo.SEED003, zoo.SEED004)
+    named = {name for name, network in zoo.NETWORKS.items() if network.paper in naming}
     assert named == set(PAPERS_FRAMEWORKS), "a new network of seeds 001-004: add its paper's framework above"
