@@ -267,7 +267,7 @@ def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, loss=None, 
         run = load_training_state(checkpoint, model, optimizer, schedule, callbacks, identity)
         saved = position_text(run, steps)
         if progress and run["epoch"] <= epochs and not run.get("stopped_early"):
-            print(f"resuming {checkpoint}, saved {saved}: {what_comes_next(run)} of {epochs}", flush=True)
+            print(f"resuming {checkpoint}, saved {saved}: {what_comes_next(run, epochs)}", flush=True)
     run["identity"] = identity
     history = run["history"]
     last_epoch = run["epoch"] - 1 if run.get("stopped_early") else epochs
@@ -356,11 +356,12 @@ def position_text(run, steps):
     return f"after epoch {run['epoch'] - 1}" if run["epoch"] > 1 else "before its first epoch"
 
 
-def what_comes_next(run):
-    """What training does next from the position in ``run``, in words."""
+def what_comes_next(run, epochs=None):
+    """What training does next from the position in ``run``, in words ("epoch 5 of 30" when given ``epochs``)."""
+    epoch = f"epoch {run['epoch']}" + (f" of {epochs}" if epochs else "")
     if run["step"]:
-        return f"epoch {run['epoch']} is not finished and goes on from step {run['step'] + 1}"
-    return f"training goes on with epoch {run['epoch']}"
+        return f"{epoch} is not finished and goes on from step {run['step'] + 1}"
+    return f"training goes on with {epoch}"
 
 
 def stop_for_ctrl_c(checkpoint, run, steps):

@@ -11,7 +11,7 @@ import pytest
 
 from minicnn import backend, cli, layers, optim
 from minicnn.model import Sequential
-from minicnn.train import EarlyStopping, History, KeepBestWeights, TrainingDiverged, evaluate, fit
+from minicnn.train import EarlyStopping, History, KeepBestWeights, TrainingDiverged, evaluate, fit, what_comes_next
 
 TINY_SETUP = textwrap.dedent("""
     import numpy as np
@@ -288,6 +288,13 @@ def test_resuming_says_where_it_resumes(tmp_path, capsys):
     fit(model, optim.Adam(model), train, val, epochs=3, batch_size=32, checkpoint=checkpoint, resume=True)
     assert capsys.readouterr().out.startswith(
         f"resuming {checkpoint}, saved after epoch 2: training goes on with epoch 3 of 3\n")
+
+
+def test_a_run_resumed_mid_epoch_counts_its_epochs_not_its_steps_against_the_total():
+    # the total is of epochs: "from step 233 of 60" read as if the epoch had 60 steps
+    assert what_comes_next({"epoch": 49, "step": 232}, 60) == "epoch 49 of 60 is not finished and goes on from step 233"
+    assert what_comes_next({"epoch": 5, "step": 0}, 30) == "training goes on with epoch 5 of 30"
+    assert what_comes_next({"epoch": 3, "step": 3}) == "epoch 3 is not finished and goes on from step 4"
 
 
 def test_a_run_that_stopped_early_stays_stopped_when_resumed(tmp_path):
