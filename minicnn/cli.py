@@ -117,13 +117,38 @@ def run(arguments, overrides):
 # minicnn evaluate
 # ----------------------------------------------------------------------------
 
-def recorded_standardize(model_path):
-    """Whether the run that saved ``model_path`` standardized its images, by the config.json beside it."""
+def recorded_config(model_path):
+    """The config.json of the run that saved ``model_path`` (beside it), or {} where there is none readable."""
     try:
         with open(os.path.join(os.path.dirname(model_path), "config.json"), encoding="utf-8") as file:
-            return bool(json.load(file).get("recipe", {}).get("standardize"))
-    except (OSError, ValueError, AttributeError):
-        return False
+            config = json.load(file)
+    except (OSError, ValueError):
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def recorded_setting(model_path, key):
+    """Whether the recipe of the run that saved ``model_path`` switched ``key`` on (standardize,
+    flip_averaged), by the config.json beside it; False where there is none."""
+    recipe = recorded_config(model_path).get("recipe")
+    return bool(recipe.get(key)) if isinstance(recipe, dict) else False
+
+
+def evaluation_images(arguments, data_source):
+    """The (images, labels) ``minicnn evaluate`` judges: the test set, or the validation split of the run
+    that saved the model (its seed and val_fraction, from the config.json beside it); the first --limit."""
+    (x_train, y_train), test = data.load_fashion_mnist(data_source)
+    if arguments.split == "test":
+        images, labels = test
+    else:
+        config = recorded_config(arguments.model)
+        recipe = config.get("recipe") if isinstance(config.get("recipe"), dict) else {}
+        if "seed" not in config or "val_fraction" not in recipe:
+            raise UsageError(f"--split validation needs the config.json of the run beside {arguments.model}: "
+                             "its seed and val_fraction pick the validation images")
+        _, (images, labels) = data.train_val_split(x_train, y_train, val_fraction=recipe["val_fraction"],
+                                                   seed=config["seed"])
+    return (images[:arguments.limit], labels[:arguments.limit]) if arguments.limit else (images, labels)
 
 
 def load_npz_file(load, path):
@@ -140,7 +165,8 @@ def load_npz_file(load, path):
 
 
 def command_evaluate(arguments):
-    """`minicnn evaluate MODEL.npz`: accuracy, classification report and confusion matrix on the test set."""
+    """`minicnn evaluate MODEL.npz`: accuracy, classification report and confusion matrix on the test set
+    (or, with --split validation, on the validation split of the run that saved the model)."""
     model = load_npz_file(Sequential.load, arguments.model)
     pca = load_npz_file(PCAProjection.load, arguments.pca) if arguments.pca else None
     if len(model.input_shape) == 1 and pca is None:
@@ -151,24 +177,29 @@ def command_evaluate(arguments):
         raise UsageError(f"{arguments.model} takes images {model.input_shape}, not PCA features: drop --pca")
     data_source = os.path.abspath(data.locate_fashion_mnist(arguments.data_dir))
     print(f"data: Fashion-MNIST from {data_source}")
-    (_, _), (x_test, y_test) = data.load_fashion_mnist(data_source)
-    if arguments.limit:
-        x_test, y_test = x_test[:arguments.limit], y_test[:arguments.limit]
+    x_test, y_test = evaluation_images(arguments, data_source)
     if pca is not None:
         standardize = pca.standardize
     elif arguments.standardize is not None:
         standardize = arguments.standardize
     else:
-        standardize = recorded_standardize(arguments.model)
+        standardize = recorded_setting(arguments.model, "standardize")
+    flip_averaged = (arguments.flip_averaged if arguments.flip_averaged is not None
+                     else recorded_setting(arguments.model, "flip_averaged"))
+    if flip_averaged and len(model.input_shape) != 3:
+        raise UsageError(f"{arguments.model} takes input {model.input_shape}, not images: drop --flip-averaged")
     inputs = data.prepare_images(x_test, standardize=standardize)
     if pca is not None:
         inputs = pca.transform(inputs)
     if inputs.shape[1:] != model.input_shape:
-        raise UsageError(f"{arguments.model} takes input {model.input_shape}, the test set gives {inputs.shape[1:]}")
-    predicted = model.predict(inputs, batch_size=512)
+        raise UsageError(f"{arguments.model} takes input {model.input_shape}, the {arguments.split} images give "
+                         f"{inputs.shape[1:]}")
+    predicted = model.predict(inputs, batch_size=512, flip_averaged=flip_averaged)
     class_names = data.CLASS_NAMES["fashion-mnist"]
-    print(f"{model.name}: test accuracy {metrics.accuracy(y_test, predicted):.4f} on {len(y_test):,} images"
-          f" ({'standardized' if standardize else 'scaled to [0, 1]'}{', PCA' if pca else ''})\n")
+    accuracy = metrics.accuracy(y_test, predicted)
+    print(f"{model.name}: {arguments.split} accuracy {accuracy:.4f} on {len(y_test):,} images"
+          f" ({'standardized' if standardize else 'scaled to [0, 1]'}{', PCA' if pca else ''}"
+          f"{', flip-averaged' if flip_averaged else ''})\n")
     print(metrics.classification_report(y_test, predicted, class_names=class_names))
     print()
     print(metrics.format_confusion_matrix(metrics.confusion_matrix(y_test, predicted), class_names))
@@ -436,10 +467,16 @@ def build_parser():
     evaluation.add_argument("model", metavar="MODEL.npz", help="a model saved by minicnn (a run's model.npz)")
     evaluation.add_argument("--data-dir", default=None,
                             help="where the Fashion-MNIST IDX files are, or are downloaded to (default: search)")
-    evaluation.add_argument("--limit", type=positive_int, default=None, help="only the first LIMIT test images")
+    evaluation.add_argument("--split", choices=("test", "validation"), default="test",
+                            help="the test set, or the validation split of the run that saved the model (picked "
+                                 "by the seed and val_fraction in the config.json beside it)")
+    evaluation.add_argument("--limit", type=positive_int, default=None, help="only the first LIMIT images")
     evaluation.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=None,
                             help="standardize the pixels as in training (default: as the run's config.json beside "
                                  "the model says, else scale to [0, 1])")
+    evaluation.add_argument("--flip-averaged", action=argparse.BooleanOptionalAction, default=None,
+                            help="predict from the logits averaged over each image and its mirror image (default: "
+                                 "as the run's config.json beside the model says, else not)")
     evaluation.add_argument("--pca", default=None, metavar="PCA.npz",
                             help="for a PCA network: the pca.npz of its run (its own scaling is then used)")
 

@@ -44,7 +44,7 @@ NUMBERS = {"lr": (lambda value: value > 0, "> 0"), "weight_decay": (lambda value
            "val_fraction": (lambda value: 0 < value < 1, "in (0, 1)"),
            "pca_variance": (lambda value: 0 < value <= 1, "in (0, 1]"),
            "label_smoothing": (lambda value: 0 <= value < 1, "in [0, 1)")}
-SWITCHES = ("nesterov", "standardize", "batch_norm_layers")
+SWITCHES = ("nesterov", "standardize", "batch_norm_layers", "flip_averaged")
 
 
 # the packages minicnn imports only where they are needed (module name: pip name), from the examples' extra
@@ -90,6 +90,9 @@ def recipe_for(name, overrides=None):
     if recipe.get("augment") is not None and not isinstance(recipe["augment"], dict):
         raise RecipeError(f'augment must be minicnn.data.Augmenter settings such as {{"pad_crop": 2}}, or none; '
                           f"got {recipe['augment']!r}")
+    if recipe.get("flip_averaged") and (recipe.get("pca_variance") or len(zoo.NETWORKS[name].input_shape) != 3):
+        raise RecipeError(f"flip_averaged mirrors images, and {name} is given "
+                          f"{'PCA features' if recipe.get('pca_variance') else 'no images'}: leave it off")
     if recipe["optimizer"] not in optim.OPTIMIZERS:
         raise RecipeError(f"unknown optimizer {recipe['optimizer']!r}; choose one of {', '.join(optim.OPTIMIZERS)}")
     schedule = recipe.get("schedule")
@@ -386,7 +389,7 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
                   loss=SoftmaxCrossEntropy(label_smoothing=recipe["label_smoothing"]),
                   schedule=make_schedule(optimizer, recipe), augment=augment, callbacks=callbacks, seed=seed,
                   resume=resume, checkpoint=checkpoint, progress=verbose, history_dir=out_dir,
-                  identity=identity)
+                  identity=identity, flip_averaged=recipe.get("flip_averaged", False))
     minutes = (time.perf_counter() - started) / 60
     val_accuracies = history["val_accuracy"]
     best_val_accuracy = max(val_accuracies) if val_accuracies else None
@@ -408,7 +411,8 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
                       augment_config=augment.config() if augment else None)
         # PCA features are not pictures: the misclassified figure shows the images behind them.
         pictures = data.prepare_images(splits[2][0]) if pca else None
-        test_accuracy = report.write_run(out_dir, model, history, test, config, CLASS_NAMES, images=pictures)
+        test_accuracy = report.write_run(out_dir, model, history, test, config, CLASS_NAMES, images=pictures,
+                                         flip_averaged=recipe.get("flip_averaged", False))
         if pca:
             from minicnn import plots   # matplotlib imported where a figure is drawn, so check-layer needs NumPy alone
             pca.save(os.path.join(out_dir, "pca.npz"))
@@ -416,7 +420,7 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
                                     thresholds=sorted({0.90, 0.95, pca.variance}),
                                     title=f"PCA of the {len(train[1]):,} training images")
     else:
-        test_accuracy = evaluate(model, *test)[1]
+        test_accuracy = evaluate(model, *test, flip_averaged=recipe.get("flip_averaged", False))[1]
     if verbose:
         kept = (f"best validation epoch {best_epoch}" if keep_best
                 else f"weights of the last epoch, {len(history['epoch'])}")

@@ -104,15 +104,17 @@ def improved(monitor, value, best, min_delta=0.0):
     return value < best - min_delta if "loss" in monitor else value > best + min_delta
 
 
-def evaluate(model, x, y, batch_size=512, loss=None):
-    """(mean loss, accuracy) of ``model`` in inference mode on host arrays x (N, ...), y (N,).
+def evaluate(model, x, y, batch_size=512, loss=None, flip_averaged=False):
+    """(mean loss, accuracy) of ``model`` in inference mode on host arrays x (N, ...), y (N,); with
+    ``flip_averaged``, of the logits averaged over each image and its mirror image (test-time augmentation).
 
     The sums stay on the device until the last batch: one copy to the host in all.
     """
     loss = loss or SoftmaxCrossEntropy()
+    forward = model.forward_flip_averaged if flip_averaged else model.forward
     totals = EpochTotals(math.ceil(len(x) / batch_size))
     for start in range(0, len(x), batch_size):
-        logits = model.forward(x[start:start + batch_size], training=False)
+        logits = forward(x[start:start + batch_size])
         totals.record(loss.forward_array(logits, y[start:start + batch_size]), logits, loss.labels)
     loss_sum, correct, seen, _ = totals.read()
     return loss_sum / max(seen, 1), correct / max(seen, 1)
@@ -236,7 +238,7 @@ class StopAfterStep:
 
 def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, loss=None, schedule=None, augment=None,
         callbacks=(), checkpoint=None, resume=False, seed=0, progress=True, steps_per_epoch=None, identity=None,
-        history_dir=None):
+        history_dir=None, flip_averaged=False):
     """Train ``model`` and return its History.
 
     - train, val: (x, y) host arrays, x (N, *model.input_shape) float, y (N,) int.
@@ -250,6 +252,8 @@ def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, loss=None, 
     - history_dir: where history.json and history.csv are written, atomically, after every
       epoch, so a run in progress can be looked at (`minicnn curves`); None writes none.
     - steps_per_epoch: cap on batches per epoch (a quick try); None = the whole set.
+    - flip_averaged: validate on the logits averaged over each image and its mirror image, so that the
+      callbacks (best epoch, early stopping) judge the weights as a flip-averaged test will.
     - identity: a JSON-able dict of what makes the run this run (network, recipe, seed, ...), kept in
       the checkpoint; resuming a checkpoint of another identity raises ValueError naming what differs.
     Raises TrainingDiverged naming the epoch and step if the loss stops being finite (seen when the epoch's
@@ -302,7 +306,8 @@ def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, loss=None, 
             loss_sum, correct, seen = finite_sums(totals, epoch, steps, checkpoint)
             logs = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": correct / seen, "lr": optimizer.lr}
             if val is not None:
-                logs["val_loss"], logs["val_accuracy"] = evaluate(model, val[0], val[1], loss=loss)
+                logs["val_loss"], logs["val_accuracy"] = evaluate(model, val[0], val[1], loss=loss,
+                                                                flip_averaged=flip_averaged)
             logs["seconds"] = time.perf_counter() - started
             history.append(**logs)
             bar.close(logs)

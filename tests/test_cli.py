@@ -5,11 +5,13 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from minicnn import cli, zoo
+from minicnn import cli, experiment, zoo
 from minicnn.data import datasets
 from minicnn.experiment import default_out_dir, recipe_changes
+from minicnn.model import Sequential
 
 WRONG_LAYER = '''
 from minicnn.layers import Layer
@@ -82,6 +84,8 @@ def test_an_unknown_network_is_refused_with_the_valid_names(capsys):
     (["train", "band-cnn", "--set", "optimizer=Adagrad"], "unknown optimizer 'Adagrad'; choose one of SGD"),
     (["train", "awasthi-enhanced-cnn", "--set", "batch_norm=tf"], "batch_norm must be one of pytorch, keras, got 'tf'"),
     (["train", "minicnn-best", "--set", "nesterov=no"], "nesterov must be true or false, got 'no'"),
+    (["train", "saraswat-pca-dnn", "--set", "flip_averaged=true"],
+     "flip_averaged mirrors images, and saraswat-pca-dnn is given PCA features: leave it off"),
     (["train", "band-cnn", "--set", "val_fraction=1.5"], "val_fraction must be a number in (0, 1), got 1.5"),
     (["train", "band-cnn", "--set", 'augment={"pad_crop": -1}'], "augment: pad_crop must be >= 0, got -1"),
     (["train", "band-cnn", "--set", 'early_stopping={"patience": "x"}'],
@@ -269,6 +273,36 @@ def test_train_then_evaluate_the_saved_model(capsys, tmp_path, fashion_mnist_ins
     status, out, _ = run(capsys, "evaluate", str(out_dir / "model.npz"), "--limit", "300")
     assert status == 0 and "macro avg" in out and "(standardized)" in out
     assert f"test accuracy {config['test_accuracy']:.4f} on 300 images" in out
+
+
+def test_a_flip_averaged_run_is_validated_tested_and_evaluated_flip_averaged(capsys, tmp_path,
+                                                                              fashion_mnist_installed):
+    out_dir = tmp_path / "ann"
+    status, out, _ = run(capsys, "train", "report-ann", "--limit", "300", "--epochs", "1",
+                         "--set", "flip_averaged=true", "--out-dir", str(out_dir))
+    assert status == 0
+    config = json.loads((out_dir / "config.json").read_text())
+    history = json.loads((out_dir / "history.json").read_text())
+    assert config["recipe"]["flip_averaged"] is True
+    splits = experiment.load_splits(None, 0.2, 0, 300)
+    (_, val, test), _ = experiment.prepare_inputs(splits, config["recipe"])
+    model = Sequential.load(out_dir / "model.npz")
+    assert history["val_accuracy"][-1] == pytest.approx(np.mean(model.predict(val[0], flip_averaged=True) == val[1]))
+    assert config["test_accuracy"] == pytest.approx(np.mean(model.predict(test[0], flip_averaged=True) == test[1]))
+
+    status, out, _ = run(capsys, "evaluate", str(out_dir / "model.npz"), "--limit", "300")
+    assert status == 0 and "(standardized, flip-averaged)" in out
+    assert f"test accuracy {config['test_accuracy']:.4f} on 300 images" in out
+    plain = np.mean(model.predict(test[0]) == test[1])
+    status, out, _ = run(capsys, "evaluate", str(out_dir / "model.npz"), "--limit", "300", "--no-flip-averaged")
+    assert status == 0 and f"test accuracy {plain:.4f} on 300 images (standardized)" in out
+
+    # the run's own validation split, picked again from its seed and val_fraction: the history's last figure
+    status, out, _ = run(capsys, "evaluate", str(out_dir / "model.npz"), "--limit", "300", "--split", "validation")
+    assert status == 0 and f"validation accuracy {history['val_accuracy'][-1]:.4f} on 300 images" in out
+    (out_dir / "config.json").unlink()
+    status, _, error = run(capsys, "evaluate", str(out_dir / "model.npz"), "--split", "validation")
+    assert status == 2 and "--split validation needs the config.json of the run beside" in error
 
 
 def test_reproduce_a_pca_network_then_evaluate_it_with_its_pca(capsys, tmp_path, fashion_mnist_installed):

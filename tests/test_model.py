@@ -77,6 +77,28 @@ def trained_model():
     return model, x
 
 
+def test_flip_averaging_averages_the_logits_of_each_image_and_its_mirror_image(backend_name):
+    model, x = trained_model()
+    x = np.random.default_rng(1).random((5, 1, 6, 6), dtype=np.float32)
+    x[0] = x[0, :, :, ::-1]   # a mirror image judged both ways is judged as its original is
+    mirrored = np.ascontiguousarray(x[:, :, :, ::-1])
+    by_hand = (backend.to_numpy(model.forward(x)) + backend.to_numpy(model.forward(mirrored))) / 2
+    averaged = model.forward_flip_averaged(x)
+    assert averaged.dtype == np.float32
+    np.testing.assert_allclose(backend.to_numpy(averaged), by_hand, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(model.predict_logits(x, batch_size=2, flip_averaged=True), by_hand,
+                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(model.predict(mirrored, flip_averaged=True), model.predict(x, flip_averaged=True))
+    assert not np.allclose(by_hand, backend.to_numpy(model.forward(x)))   # so the test can tell the two apart
+
+
+def test_flip_averaging_refuses_a_network_that_is_not_given_images():
+    model = Sequential([layers.Dense(3)], input_shape=(8,))
+    with pytest.raises(ValueError, match=r"model 'sequential': flip averaging mirrors images \(C, H, W\), but its "
+                                         r"input is \(8,\)"):
+        model.forward_flip_averaged(np.zeros((2, 8), dtype=np.float32))
+
+
 def test_save_load_round_trip_gives_identical_outputs(tmp_path, backend_name):
     model, x = trained_model()
     path = tmp_path / "model.npz"

@@ -53,6 +53,18 @@ def test_fit_learns_and_records_history(backend_name):
     assert evaluate(model, *val)[1] == pytest.approx(history["val_accuracy"][-1])
 
 
+def test_flip_averaged_validation_judges_the_weights_as_a_flip_averaged_test_does():
+    train, val = tiny_problem()
+    model = tiny_model()
+    history = fit(model, optim.Adam(model, lr=0.01), train, val, epochs=2, batch_size=16, progress=False,
+                  flip_averaged=True)
+    logits = model.predict_logits(val[0], flip_averaged=True)
+    assert history["val_accuracy"][-1] == pytest.approx(np.mean(logits.argmax(axis=1) == val[1]))
+    assert evaluate(model, *val, flip_averaged=True)[1] == pytest.approx(history["val_accuracy"][-1])
+    plain_loss = evaluate(model, *val)[0]
+    assert evaluate(model, *val, flip_averaged=True)[0] != pytest.approx(plain_loss)
+
+
 def test_history_files(tmp_path):
     history = History()
     history.append(epoch=1, loss=0.5, accuracy=0.8, lr=0.001, seconds=1.5)
