@@ -25,7 +25,8 @@ import minicnn
 from minicnn import data, metrics, optim, results, zoo
 from minicnn.assignment.command import add_command as add_assignment_command
 from minicnn.experiment import (FLIP_AND_CROP, HelpFormatter, add_run_arguments,
-                                add_training_arguments, default_out_dir, exit_status, positive_int, recipe_changes,
+                                add_training_arguments, default_out_dir, exit_status, load_splits, positive_int,
+                                recipe_changes,
                                 recipe_for, run_experiment, run_settings)
 from minicnn.files import npz_fault
 from minicnn.gradcheck import check_layer, where_it_failed
@@ -137,18 +138,18 @@ def recorded_setting(model_path, key):
 def evaluation_images(arguments, data_source):
     """The (images, labels) ``minicnn evaluate`` judges: the test set, or the validation split of the run
     that saved the model (its seed and val_fraction, from the config.json beside it); the first --limit."""
-    (x_train, y_train), test = data.load_fashion_mnist(data_source)
     if arguments.split == "test":
-        images, labels = test
-    else:
-        config = recorded_config(arguments.model)
-        recipe = config.get("recipe") if isinstance(config.get("recipe"), dict) else {}
-        if "seed" not in config or "val_fraction" not in recipe:
-            raise UsageError(f"--split validation needs the config.json of the run beside {arguments.model}: "
-                             "its seed and val_fraction pick the validation images")
-        _, (images, labels) = data.train_val_split(x_train, y_train, val_fraction=recipe["val_fraction"],
-                                                   seed=config["seed"])
-    return (images[:arguments.limit], labels[:arguments.limit]) if arguments.limit else (images, labels)
+        _, _, test = load_splits(data_source, limit=arguments.limit)
+        return test
+    config = recorded_config(arguments.model)
+    recipe = config.get("recipe") if isinstance(config.get("recipe"), dict) else {}
+    seed, val_fraction = config.get("seed"), recipe.get("val_fraction")
+    if type(seed) is not int or type(val_fraction) not in (int, float) or not 0 < val_fraction < 1:
+        raise UsageError(f"--split validation needs the config.json of the run beside {arguments.model}, with its "
+                         f"seed (a whole number; there: {seed!r}) and its recipe's val_fraction (in (0, 1); there: "
+                         f"{val_fraction!r}): they pick the validation images")
+    _, val, _ = load_splits(data_source, val_fraction, seed, arguments.limit)
+    return val
 
 
 def load_npz_file(load, path):
@@ -175,6 +176,10 @@ def command_evaluate(arguments):
                          f"of its run with --pca" + (f" {beside}" if os.path.exists(beside) else " RUN_DIR/pca.npz"))
     if len(model.input_shape) != 1 and pca is not None:
         raise UsageError(f"{arguments.model} takes images {model.input_shape}, not PCA features: drop --pca")
+    flip_averaged = (arguments.flip_averaged if arguments.flip_averaged is not None
+                     else recorded_setting(arguments.model, "flip_averaged"))
+    if flip_averaged and len(model.input_shape) != 3:
+        raise UsageError(f"{arguments.model} takes input {model.input_shape}, not images: drop --flip-averaged")
     data_source = os.path.abspath(data.locate_fashion_mnist(arguments.data_dir))
     print(f"data: Fashion-MNIST from {data_source}")
     x_test, y_test = evaluation_images(arguments, data_source)
@@ -184,10 +189,6 @@ def command_evaluate(arguments):
         standardize = arguments.standardize
     else:
         standardize = recorded_setting(arguments.model, "standardize")
-    flip_averaged = (arguments.flip_averaged if arguments.flip_averaged is not None
-                     else recorded_setting(arguments.model, "flip_averaged"))
-    if flip_averaged and len(model.input_shape) != 3:
-        raise UsageError(f"{arguments.model} takes input {model.input_shape}, not images: drop --flip-averaged")
     inputs = data.prepare_images(x_test, standardize=standardize)
     if pca is not None:
         inputs = pca.transform(inputs)
@@ -196,9 +197,9 @@ def command_evaluate(arguments):
                          f"{inputs.shape[1:]}")
     predicted = model.predict(inputs, batch_size=512, flip_averaged=flip_averaged)
     class_names = data.CLASS_NAMES["fashion-mnist"]
-    accuracy = metrics.accuracy(y_test, predicted)
-    print(f"{model.name}: {arguments.split} accuracy {accuracy:.4f} on {len(y_test):,} images"
-          f" ({'standardized' if standardize else 'scaled to [0, 1]'}{', PCA' if pca else ''}"
+    accuracy, right = metrics.accuracy(y_test, predicted), int((predicted == y_test).sum())
+    print(f"{model.name}: {arguments.split} accuracy {accuracy:.4f} on {len(y_test):,} images ({right:,} right; "
+          f"{'standardized' if standardize else 'scaled to [0, 1]'}{', PCA' if pca else ''}"
           f"{', flip-averaged' if flip_averaged else ''})\n")
     print(metrics.classification_report(y_test, predicted, class_names=class_names))
     print()

@@ -384,12 +384,13 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     optimizer = make_optimizer(model, recipe)
     callbacks, keep_best = make_callbacks(recipe)
     augment = make_augmenter(recipe)
+    flip_averaged = recipe.get("flip_averaged", False)
     started = time.perf_counter()
     history = fit(model, optimizer, train, val, epochs=recipe["epochs"], batch_size=recipe["batch_size"],
                   loss=SoftmaxCrossEntropy(label_smoothing=recipe["label_smoothing"]),
                   schedule=make_schedule(optimizer, recipe), augment=augment, callbacks=callbacks, seed=seed,
                   resume=resume, checkpoint=checkpoint, progress=verbose, history_dir=out_dir,
-                  identity=identity, flip_averaged=recipe.get("flip_averaged", False))
+                  identity=identity, flip_averaged=flip_averaged)
     minutes = (time.perf_counter() - started) / 60
     val_accuracies = history["val_accuracy"]
     best_val_accuracy = max(val_accuracies) if val_accuracies else None
@@ -412,7 +413,7 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
         # PCA features are not pictures: the misclassified figure shows the images behind them.
         pictures = data.prepare_images(splits[2][0]) if pca else None
         test_accuracy = report.write_run(out_dir, model, history, test, config, CLASS_NAMES, images=pictures,
-                                         flip_averaged=recipe.get("flip_averaged", False))
+                                         flip_averaged=flip_averaged)
         if pca:
             from minicnn import plots   # matplotlib imported where a figure is drawn, so check-layer needs NumPy alone
             pca.save(os.path.join(out_dir, "pca.npz"))
@@ -420,7 +421,7 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
                                     thresholds=sorted({0.90, 0.95, pca.variance}),
                                     title=f"PCA of the {len(train[1]):,} training images")
     else:
-        test_accuracy = evaluate(model, *test, flip_averaged=recipe.get("flip_averaged", False))[1]
+        test_accuracy = evaluate(model, *test, flip_averaged=flip_averaged)[1]
     if verbose:
         kept = (f"best validation epoch {best_epoch}" if keep_best
                 else f"weights of the last epoch, {len(history['epoch'])}")

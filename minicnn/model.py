@@ -97,7 +97,7 @@ class Sequential:
     def forward_flip_averaged(self, x):
         """Inference-mode logits (N, *output_shape) averaged over images x (N, C, H, W) and their left-right
         mirror images: test-time augmentation for a network trained on flipped images, which then judges
-        each image from both sides (on minicnn-best's validation split, +0.17 points: results.md).
+        each image from both sides (what it gained for minicnn-best: docs/results.md).
 
         Raises ValueError for a network whose input is not images (nothing to mirror).
         """
@@ -109,8 +109,8 @@ class Sequential:
         return (self.forward(x, training=False) + self.forward(mirrored, training=False)) / 2
 
     def predict_logits(self, x, batch_size=256, flip_averaged=False):
-        """Inference-mode logits for a host array x, in batches, as a host array (with ``flip_averaged``,
-        forward_flip_averaged's)."""
+        """Inference-mode logits (N, *output_shape) for a host array x (N, *input_shape), in batches, as a
+        host array (with ``flip_averaged``, forward_flip_averaged's)."""
         forward = self.forward_flip_averaged if flip_averaged else self.forward
         outputs = [backend.to_numpy(forward(x[start:start + batch_size]))
                    for start in range(0, len(x), batch_size)]

@@ -440,7 +440,9 @@ def check_same_run(path, saved, identity):
     saved, identity = flat_entries(saved), flat_entries(json.loads(json.dumps(identity, default=float)))
     saved, identity = ({key: value for key, value in entries.items() if value is not None and value is not False}
                        for entries in (saved, identity))
-    differences = [f"{key} {saved.get(key)!r} there, {identity.get(key)!r} here"
+    def setting(entries, key):
+        return repr(entries[key]) if key in entries else "off (not set)"
+    differences = [f"{key} {setting(saved, key)} there, {setting(identity, key)} here"
                    for key in sorted(set(saved) | set(identity)) if saved.get(key) != identity.get(key)]
     if differences:
         raise ValueError(f"{path} is the checkpoint of another run ({'; '.join(differences)}): "

@@ -271,7 +271,7 @@ def test_train_then_evaluate_the_saved_model(capsys, tmp_path, fashion_mnist_ins
 
     # evaluate reads the run's standardization from its config.json and finds the same accuracy
     status, out, _ = run(capsys, "evaluate", str(out_dir / "model.npz"), "--limit", "300")
-    assert status == 0 and "macro avg" in out and "(standardized)" in out
+    assert status == 0 and "macro avg" in out and "right; standardized)" in out
     assert f"test accuracy {config['test_accuracy']:.4f} on 300 images" in out
 
 
@@ -291,18 +291,23 @@ def test_a_flip_averaged_run_is_validated_tested_and_evaluated_flip_averaged(cap
     assert config["test_accuracy"] == pytest.approx(np.mean(model.predict(test[0], flip_averaged=True) == test[1]))
 
     status, out, _ = run(capsys, "evaluate", str(out_dir / "model.npz"), "--limit", "300")
-    assert status == 0 and "(standardized, flip-averaged)" in out
+    assert status == 0 and "right; standardized, flip-averaged)" in out
     assert f"test accuracy {config['test_accuracy']:.4f} on 300 images" in out
     plain = np.mean(model.predict(test[0]) == test[1])
     status, out, _ = run(capsys, "evaluate", str(out_dir / "model.npz"), "--limit", "300", "--no-flip-averaged")
-    assert status == 0 and f"test accuracy {plain:.4f} on 300 images (standardized)" in out
+    assert status == 0 and f"test accuracy {plain:.4f} on 300 images ({round(plain * 300)} right; standardized)" in out
 
     # the run's own validation split, picked again from its seed and val_fraction: the history's last figure
     status, out, _ = run(capsys, "evaluate", str(out_dir / "model.npz"), "--limit", "300", "--split", "validation")
     assert status == 0 and f"validation accuracy {history['val_accuracy'][-1]:.4f} on 300 images" in out
+    config["recipe"]["val_fraction"] = "0.2"   # edited by hand
+    (out_dir / "config.json").write_text(json.dumps(config))
+    status, _, error = run(capsys, "evaluate", str(out_dir / "model.npz"), "--split", "validation")
+    assert status == 2 and "its recipe's val_fraction (in (0, 1); there: '0.2')" in error
     (out_dir / "config.json").unlink()
     status, _, error = run(capsys, "evaluate", str(out_dir / "model.npz"), "--split", "validation")
     assert status == 2 and "--split validation needs the config.json of the run beside" in error
+    assert "seed (a whole number; there: None)" in error
 
 
 def test_reproduce_a_pca_network_then_evaluate_it_with_its_pca(capsys, tmp_path, fashion_mnist_installed):

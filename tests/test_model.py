@@ -80,7 +80,6 @@ def trained_model():
 def test_flip_averaging_averages_the_logits_of_each_image_and_its_mirror_image(backend_name):
     model, x = trained_model()
     x = np.random.default_rng(1).random((5, 1, 6, 6), dtype=np.float32)
-    x[0] = x[0, :, :, ::-1]   # a mirror image judged both ways is judged as its original is
     mirrored = np.ascontiguousarray(x[:, :, :, ::-1])
     by_hand = (backend.to_numpy(model.forward(x)) + backend.to_numpy(model.forward(mirrored))) / 2
     averaged = model.forward_flip_averaged(x)
@@ -88,7 +87,8 @@ def test_flip_averaging_averages_the_logits_of_each_image_and_its_mirror_image(b
     np.testing.assert_allclose(backend.to_numpy(averaged), by_hand, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(model.predict_logits(x, batch_size=2, flip_averaged=True), by_hand,
                                rtol=1e-6, atol=1e-6)
-    np.testing.assert_array_equal(model.predict(mirrored, flip_averaged=True), model.predict(x, flip_averaged=True))
+    # an image and its mirror image are judged alike: each is the other's second view
+    np.testing.assert_allclose(backend.to_numpy(model.forward_flip_averaged(mirrored)), by_hand, rtol=1e-6, atol=1e-6)
     assert not np.allclose(by_hand, backend.to_numpy(model.forward(x)))   # so the test can tell the two apart
 
 

@@ -260,6 +260,11 @@ def test_a_checkpoint_is_resumed_only_by_its_own_run(tmp_path):
                                          r"seed 0 there, 1 here\)"):
         fit(model, optim.SGD(model, lr=0.05), train, val, epochs=4, checkpoint=checkpoint, resume=True,
             identity=other, progress=False)
+    # a switch turned on since the checkpoint was made (absent from it) is named as off there
+    model = tiny_model()
+    with pytest.raises(ValueError, match=r"\(recipe\.flip_averaged off \(not set\) there, True here\)"):
+        fit(model, optim.SGD(model, lr=0.1), train, val, epochs=4, checkpoint=checkpoint, resume=True,
+            identity=dict(identity, recipe={"lr": 0.1, "hidden": (4, 2), "flip_averaged": True}), progress=False)
 
 
 class HistoryReader(EarlyStopping):
