@@ -26,8 +26,7 @@ from minicnn import data, metrics, optim, results, zoo
 from minicnn.assignment.command import add_command as add_assignment_command
 from minicnn.experiment import (FLIP_AND_CROP, HelpFormatter, add_run_arguments,
                                 add_training_arguments, default_out_dir, exit_status, load_splits, positive_int,
-                                recipe_changes,
-                                recipe_for, run_experiment, run_settings)
+                                recipe_changes, recipe_for, run_experiment, run_settings)
 from minicnn.files import npz_fault
 from minicnn.gradcheck import check_layer, where_it_failed
 from minicnn.layers import Layer
