@@ -94,6 +94,13 @@ class Sequential:
             steps[0].skip_input_gradient = False
         return gradient
 
+    def check_mirrorable(self):
+        """Raise ValueError, naming the model, if its input is not images (C, H, W), so that flip averaging
+        has nothing to mirror."""
+        if len(self.input_shape) != 3:
+            raise ValueError(f"model '{self.name}': flip averaging mirrors images (C, H, W), but its input is "
+                             f"{self.input_shape}")
+
     def forward_flip_averaged(self, x):
         """Inference-mode logits (N, *output_shape) averaged over images x (N, C, H, W) and their left-right
         mirror images: test-time augmentation for a network trained on flipped images, which then judges
@@ -101,9 +108,7 @@ class Sequential:
 
         Raises ValueError for a network whose input is not images (nothing to mirror).
         """
-        if len(self.input_shape) != 3:
-            raise ValueError(f"model '{self.name}': flip averaging mirrors images (C, H, W), but its input is "
-                             f"{self.input_shape}")
+        self.check_mirrorable()
         x = backend.to_device(x, dtype=self.dtype)
         mirrored = backend.xp.ascontiguousarray(x[..., ::-1])
         return (self.forward(x, training=False) + self.forward(mirrored, training=False)) / 2

@@ -254,12 +254,15 @@ def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, loss=None, 
     - steps_per_epoch: cap on batches per epoch (a quick try); None = the whole set.
     - flip_averaged: validate on the logits averaged over each image and its mirror image, so that the
       callbacks (best epoch, early stopping) judge the weights as a flip-averaged test will.
+      Raises ValueError before training if the model is not given images.
     - identity: a JSON-able dict of what makes the run this run (network, recipe, seed, ...), kept in
       the checkpoint; resuming a checkpoint of another identity raises ValueError naming what differs.
     Raises TrainingDiverged naming the epoch and step if the loss stops being finite (seen when the epoch's
     totals come to the host, at its end: nothing inside a step waits for a GPU).
     """
     check_callbacks(callbacks, val)
+    if flip_averaged:
+        model.check_mirrorable()   # before training, not at the first validation an epoch later
     loss = loss or SoftmaxCrossEntropy()
     backend.keep_freed_host_memory()  # host temporaries: reuse freed memory, no fresh pages every step
     x_train, y_train = train

@@ -65,6 +65,17 @@ def test_flip_averaged_validation_judges_the_weights_as_a_flip_averaged_test_doe
     assert evaluate(model, *val, flip_averaged=True)[0] != pytest.approx(plain_loss)
 
 
+def test_flip_averaged_validation_of_a_network_not_given_images_is_refused_before_training():
+    model = Sequential([layers.Dense(2)], input_shape=(4,))
+    x = np.random.default_rng(0).random((8, 4), dtype=np.float32)
+    y = np.arange(8) % 2
+    before = weights(model)
+    with pytest.raises(ValueError, match=r"flip averaging mirrors images \(C, H, W\), but its input is \(4,\)"):
+        fit(model, optim.SGD(model, lr=0.1), (x, y), (x, y), epochs=1, batch_size=4, progress=False,
+            flip_averaged=True)
+    assert all(np.array_equal(before[key], value) for key, value in weights(model).items())   # no step was taken
+
+
 def test_history_files(tmp_path):
     history = History()
     history.append(epoch=1, loss=0.5, accuracy=0.8, lr=0.001, seconds=1.5)
