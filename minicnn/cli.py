@@ -27,7 +27,7 @@ from minicnn.assignment.command import add_command as add_assignment_command
 from minicnn.experiment import (FLIP_AND_CROP, HelpFormatter, add_run_arguments,
                                 add_training_arguments, default_out_dir, exit_status, load_splits, positive_int,
                                 recipe_changes, recipe_for, run_experiment, run_settings)
-from minicnn.files import npz_fault
+from minicnn.files import npz_fault, read_json
 from minicnn.gradcheck import check_layer, where_it_failed
 from minicnn.layers import Layer
 from minicnn.model import Sequential
@@ -384,10 +384,11 @@ def command_curves(arguments):
     for label, run in zip(labels, arguments.runs):
         path = os.path.join(run, "history.json")
         try:
-            with open(path) as file:
-                histories[label] = json.load(file)
-        except (OSError, json.JSONDecodeError) as error:
+            histories[label] = read_json(path)
+        except OSError as error:
             raise UsageError(f"{path}: not a run's readable history ({error})") from None
+        except ValueError as error:
+            raise UsageError(str(error)) from None
         if not isinstance(histories[label], dict):
             raise UsageError(f"{path}: not a run's history (a JSON object of per-epoch lists), "
                              f"but a JSON {type(histories[label]).__name__}")

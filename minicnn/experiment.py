@@ -14,7 +14,6 @@ then evaluate it once on the test set and write the report and figures.
 """
 import argparse
 import hashlib
-import json
 import os
 import re
 import shlex
@@ -23,7 +22,7 @@ import time
 import types
 
 from minicnn import backend, data, optim, report, results, zoo
-from minicnn.files import atomic_write
+from minicnn.files import atomic_write, read_json
 from minicnn.layers.normalization import CONVENTIONS
 from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.projections import PCAProjection
@@ -308,8 +307,7 @@ def finished_run(name, out_dir, checkpoint, epochs, identity, verbose=True):
     config_path = os.path.join(out_dir, "config.json")
     if position["step"] or (trained < epochs and not stopped_early) or not os.path.exists(config_path):
         return None
-    with open(config_path, encoding="utf-8") as file:
-        config = json.load(file)
+    config = read_json(config_path)
     if "test_accuracy" not in config:
         return None
     if verbose:
@@ -320,10 +318,7 @@ def finished_run(name, out_dir, checkpoint, epochs, identity, verbose=True):
         print(f"{out_dir} holds a finished run, so there is nothing to resume: {how}. Its test accuracy was "
               f"{config['test_accuracy']:.4f} (report in {os.path.join(out_dir, 'report.txt')}).{further}")
     history_path = os.path.join(out_dir, "history.json")
-    history = {}
-    if os.path.exists(history_path):
-        with open(history_path, encoding="utf-8") as file:
-            history = json.load(file)
+    history = read_json(history_path) if os.path.exists(history_path) else {}
     return {"name": name, "test_accuracy": config["test_accuracy"],
             "best_val_accuracy": config.get("best_val_accuracy"), "best_epoch": config.get("best_epoch"),
             "epochs_run": config.get("epochs_run", trained), "minutes": 0.0, "parameters": config.get("parameters"),

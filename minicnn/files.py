@@ -1,5 +1,6 @@
 """Writing files so that a crash never leaves half of one behind, and saying what is wrong with one that is."""
 import contextlib
+import json
 import os
 import uuid
 
@@ -47,3 +48,13 @@ def atomic_write(path, mode="wb"):
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
+
+
+def read_json(path):
+    """The JSON in ``path`` (a run's config.json or history.json). A file that is not JSON raises ValueError
+    naming it, since a table or figure that quietly left a run out would mislead more than no table."""
+    with open(path, encoding="utf-8") as file:
+        try:
+            return json.load(file)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}: not valid JSON ({error}); mend or remove it") from error

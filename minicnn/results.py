@@ -20,6 +20,7 @@ import re
 import statistics
 
 from minicnn import zoo
+from minicnn.files import read_json
 from minicnn.model import Sequential
 
 HEADER = ("| network | parameters: ours (paper) | paper: accuracy (split) | ours: test accuracy "
@@ -45,16 +46,6 @@ def find_runs(directories, include_limited=False):
                 config["tested_val_accuracy"] = tested_val_accuracy(config, run_directory)
                 runs.append(config)
     return runs
-
-
-def read_json(path):
-    """The JSON in ``path``; a file that is not JSON is named, since a table that quietly left a run (or a
-    figure of it) out would mislead more than no table."""
-    with open(path) as file:
-        try:
-            return json.load(file)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}: not valid JSON ({error}); mend or remove it") from error
 
 
 def tested_val_accuracy(config, directory):

@@ -191,6 +191,10 @@ def test_resuming_a_finished_run_says_so_and_reports_its_saved_result(capsys, tm
                    f"Its test accuracy was {config['test_accuracy']:.4f} (report in {tmp_path / 'run' / 'report.txt'})."
                    " To train it further, give more --epochs than 1 with --resume.\n")
     assert (tmp_path / "run" / "report.txt").stat().st_mtime_ns == report_written
+    (tmp_path / "run" / "config.json").write_text('{"test_accuracy": 0.8')   # a copy cut short
+    status, _, error = run(capsys, *command, "--resume")
+    assert status == 1 and f"{tmp_path / 'run' / 'config.json'}: not valid JSON (" in error
+    assert (tmp_path / "run" / "report.txt").stat().st_mtime_ns == report_written
 
 
 def test_the_default_folder_names_every_change_to_the_recipe():
