@@ -314,7 +314,9 @@ def finished_run(name, out_dir, checkpoint, epochs, identity, verbose=True):
         how = (f"it stopped early after epoch {trained} (its validation figure had stopped improving)"
                if stopped_early else f"its {trained} epoch is trained" if trained == 1
                else f"its {trained} epochs are trained")
-        further = "" if stopped_early else f" To train it further, give more --epochs than {trained} with --resume."
+        # --out-dir too: the default folder is named after --epochs, so more epochs would look elsewhere
+        further = "" if stopped_early else (f" To train it further, give more --epochs than {trained} with --resume "
+                                            f"--out-dir {out_dir}.")
         print(f"{out_dir} holds a finished run, so there is nothing to resume: {how}. Its test accuracy was "
               f"{config['test_accuracy']:.4f} (report in {os.path.join(out_dir, 'report.txt')}).{further}")
     history_path = os.path.join(out_dir, "history.json")

@@ -189,12 +189,28 @@ def test_resuming_a_finished_run_says_so_and_reports_its_saved_result(capsys, tm
     assert status == 0 and "epoch   1" not in out and "data:" not in out, "neither trained nor evaluated again"
     assert out == (f"{tmp_path / 'run'} holds a finished run, so there is nothing to resume: its 1 epoch is trained. "
                    f"Its test accuracy was {config['test_accuracy']:.4f} (report in {tmp_path / 'run' / 'report.txt'})."
-                   " To train it further, give more --epochs than 1 with --resume.\n")
+                   f" To train it further, give more --epochs than 1 with --resume --out-dir {tmp_path / 'run'}.\n")
     assert (tmp_path / "run" / "report.txt").stat().st_mtime_ns == report_written
     (tmp_path / "run" / "config.json").write_text('{"test_accuracy": 0.8')   # a copy cut short
     status, _, error = run(capsys, *command, "--resume")
     assert status == 1 and f"{tmp_path / 'run' / 'config.json'}: not valid JSON (" in error
     assert (tmp_path / "run" / "report.txt").stat().st_mtime_ns == report_written
+
+
+def test_a_finished_run_in_its_default_folder_is_trained_further_as_its_message_says(capsys, tmp_path,
+                                                                                     small_fashion_mnist):
+    data_dir = str(small_fashion_mnist(tmp_path / "data"))
+    (tmp_path / "cwd").mkdir()
+    os.chdir(tmp_path / "cwd")
+    command = ["train", "report-ann", "--limit", "100", "--data-dir", data_dir, "--resume"]
+    run(capsys, *command[:-1], "--epochs", "1")
+    status, out, _ = run(capsys, *command, "--epochs", "1")
+    advice = out.split("To train it further, ")[1]
+    folder = "runs/report-ann-limit100-epochs1"
+    assert status == 0 and advice == f"give more --epochs than 1 with --resume --out-dir {folder}.\n"
+    status, out, _ = run(capsys, *command, "--epochs", "2", "--out-dir", folder)
+    assert status == 0 and "epoch   2" in out and "epoch   1 " not in out
+    assert json.loads((tmp_path / "cwd" / folder / "history.json").read_text())["epoch"] == [1, 2]
 
 
 def test_the_default_folder_names_every_change_to_the_recipe():
