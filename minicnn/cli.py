@@ -120,8 +120,7 @@ def run(arguments, overrides):
 def recorded_config(model_path):
     """The config.json of the run that saved ``model_path`` (beside it), or {} where there is none readable."""
     try:
-        with open(os.path.join(os.path.dirname(model_path), "config.json"), encoding="utf-8") as file:
-            config = json.load(file)
+        config = read_json(os.path.join(os.path.dirname(model_path), "config.json"))
     except (OSError, ValueError):
         return {}
     return config if isinstance(config, dict) else {}
