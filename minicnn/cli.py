@@ -24,8 +24,8 @@ import sys
 import minicnn
 from minicnn import data, metrics, optim, results, zoo
 from minicnn.assignment.command import add_command as add_assignment_command
-from minicnn.experiment import (FLIP_AND_CROP, HelpFormatter, add_run_arguments,
-                                add_training_arguments, default_out_dir, exit_status, load_splits, positive_int,
+from minicnn.experiment import (FLIP_AND_CROP, HelpFormatter, add_run_arguments, add_training_arguments,
+                                default_out_dir, exit_status, load_splits, non_negative_int, positive_int,
                                 recipe_changes, recipe_for, run_experiment, run_settings)
 from minicnn.files import npz_fault, read_json
 from minicnn.gradcheck import check_layer, where_it_failed
@@ -126,11 +126,12 @@ def recorded_config(model_path):
     return config if isinstance(config, dict) else {}
 
 
-def recorded_setting(model_path, key):
-    """Whether the recipe of the run that saved ``model_path`` switched ``key`` on (standardize,
-    flip_averaged), by the config.json beside it; False where there is none."""
+def recorded_setting(model_path, key, default=False):
+    """The recipe's ``key`` (standardize, flip_averaged, shift_averaged) of the run that saved ``model_path``,
+    by the config.json beside it; ``default`` where there is none or the recipe leaves it unset."""
     recipe = recorded_config(model_path).get("recipe")
-    return bool(recipe.get(key)) if isinstance(recipe, dict) else False
+    value = recipe.get(key) if isinstance(recipe, dict) else None
+    return default if value is None else value
 
 
 def evaluation_images(arguments, data_source):
@@ -176,8 +177,11 @@ def command_evaluate(arguments):
         raise UsageError(f"{arguments.model} takes images {model.input_shape}, not PCA features: drop --pca")
     flip_averaged = (arguments.flip_averaged if arguments.flip_averaged is not None
                      else recorded_setting(arguments.model, "flip_averaged"))
-    if flip_averaged and len(model.input_shape) != 3:
-        raise UsageError(f"{arguments.model} takes input {model.input_shape}, not images: drop --flip-averaged")
+    shift_averaged = (arguments.shift_averaged if arguments.shift_averaged is not None
+                      else recorded_setting(arguments.model, "shift_averaged", 0))
+    if (flip_averaged or shift_averaged) and len(model.input_shape) != 3:
+        raise UsageError(f"{arguments.model} takes input {model.input_shape}, not images: drop "
+                         f"{'--flip-averaged' if flip_averaged else '--shift-averaged'}")
     data_source = os.path.abspath(data.locate_fashion_mnist(arguments.data_dir))
     print(f"data: Fashion-MNIST from {data_source}")
     x_test, y_test = evaluation_images(arguments, data_source)
@@ -193,12 +197,13 @@ def command_evaluate(arguments):
     if inputs.shape[1:] != model.input_shape:
         raise UsageError(f"{arguments.model} takes input {model.input_shape}, the {arguments.split} images give "
                          f"{inputs.shape[1:]}")
-    predicted = model.predict(inputs, batch_size=512, flip_averaged=flip_averaged)
+    predicted = model.predict(inputs, batch_size=512, flip_averaged=flip_averaged, shift_averaged=shift_averaged)
     class_names = data.CLASS_NAMES["fashion-mnist"]
     accuracy, right = metrics.accuracy(y_test, predicted), int((predicted == y_test).sum())
     print(f"{model.name}: {arguments.split} accuracy {accuracy:.4f} on {len(y_test):,} images ({right:,} right; "
           f"{'standardized' if standardize else 'scaled to [0, 1]'}{', PCA' if pca else ''}"
-          f"{', flip-averaged' if flip_averaged else ''})\n")
+          f"{', flip-averaged' if flip_averaged else ''}"
+          f"{f', shift-averaged ({shift_averaged} px)' if shift_averaged else ''})\n")
     print(metrics.classification_report(y_test, predicted, class_names=class_names))
     print()
     print(metrics.format_confusion_matrix(metrics.confusion_matrix(y_test, predicted), class_names))
@@ -477,6 +482,10 @@ def build_parser():
     evaluation.add_argument("--flip-averaged", action=argparse.BooleanOptionalAction, default=None,
                             help="predict from the logits averaged over each image and its mirror image (default: "
                                  "as the run's config.json beside the model says, else not)")
+    evaluation.add_argument("--shift-averaged", type=non_negative_int, default=None, metavar="PIXELS",
+                            help="average the logits over each image and its copies moved by 1 to PIXELS pixels "
+                                 "up, down, left and right (with --flip-averaged, mirrored too); 0: no moves "
+                                 "(default: as the run's config.json beside the model says, else 0)")
     evaluation.add_argument("--pca", default=None, metavar="PCA.npz",
                             help="for a PCA network: the pca.npz of its run (its own scaling is then used)")
 

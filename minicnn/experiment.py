@@ -89,9 +89,15 @@ def recipe_for(name, overrides=None):
     if recipe.get("augment") is not None and not isinstance(recipe["augment"], dict):
         raise RecipeError(f'augment must be minicnn.data.Augmenter settings such as {{"pad_crop": 2}}, or none; '
                           f"got {recipe['augment']!r}")
-    if recipe.get("flip_averaged") and (recipe.get("pca_variance") or len(zoo.NETWORKS[name].input_shape) != 3):
-        raise RecipeError(f"flip_averaged mirrors images, and {name} is given "
-                          f"{'PCA features' if recipe.get('pca_variance') else 'no images'}: leave it off")
+    for key, does in (("flip_averaged", "mirrors"), ("shift_averaged", "moves")):
+        if recipe.get(key) and (recipe.get("pca_variance") or len(zoo.NETWORKS[name].input_shape) != 3):
+            raise RecipeError(f"{key} {does} images, and {name} is given "
+                              f"{'PCA features' if recipe.get('pca_variance') else 'no images'}: leave it off")
+    shift, image_size = recipe.get("shift_averaged"), zoo.NETWORKS[name].input_shape[1:]
+    if shift is not None and not (type(shift) is int and 0 <= shift < min(image_size or (1,))):
+        raise RecipeError(f"shift_averaged must be a whole number of pixels, at least 0 and less than the "
+                          f"images' {image_size} (1 also judges each image moved by one pixel each way), "
+                          f"got {shift!r}")
     if recipe["optimizer"] not in optim.OPTIMIZERS:
         raise RecipeError(f"unknown optimizer {recipe['optimizer']!r}; choose one of {', '.join(optim.OPTIMIZERS)}")
     schedule = recipe.get("schedule")
@@ -356,7 +362,10 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     """
     recipe = recipe_for(name, overrides)
     checkpoint = checkpoint_for(out_dir, resume, overwrite)
-    identity = {"network": name, "recipe": dict(recipe, epochs=None), "seed": seed, "limit": limit}
+    # what makes a checkpoint this run's, less what training never sees: epochs (a run may be extended) and
+    # shift_averaged (it judges the finished weights only, so a run may be tested with it after training)
+    identity = {"network": name, "recipe": dict(recipe, epochs=None, shift_averaged=None), "seed": seed,
+                "limit": limit}
     finished = finished_run(name, out_dir, checkpoint, recipe["epochs"], identity, verbose) if resume else None
     if finished:
         return finished
@@ -381,7 +390,7 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     optimizer = make_optimizer(model, recipe)
     callbacks, keep_best = make_callbacks(recipe)
     augment = make_augmenter(recipe)
-    flip_averaged = recipe.get("flip_averaged", False)
+    flip_averaged, shift_averaged = recipe.get("flip_averaged", False), recipe.get("shift_averaged", 0)
     started = time.perf_counter()
     history = fit(model, optimizer, train, val, epochs=recipe["epochs"], batch_size=recipe["batch_size"],
                   loss=SoftmaxCrossEntropy(label_smoothing=recipe["label_smoothing"]),
@@ -395,6 +404,10 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
         best_epoch = keep_best.best_epoch
     else:
         best_epoch = history["epoch"][val_accuracies.index(best_val_accuracy)] if val_accuracies else None
+    # every epoch was validated without the shifts (each costs a forward pass more); the tested weights are
+    # judged once more as the test judges them, so that their validation figure stands beside the test's
+    val_accuracy_as_tested = (evaluate(model, *val, flip_averaged=flip_averaged, shift_averaged=shift_averaged)[1]
+                              if shift_averaged else None)
 
     if out_dir:
         # the command that made the run: the caller's (the `minicnn` command gives its own), else this process's
@@ -407,10 +420,12 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
                       train_minutes_this_session=round(minutes, 2),
                       train_seconds_total=round(sum(history["seconds"]), 1),
                       augment_config=augment.config() if augment else None)
+        if shift_averaged:
+            config["val_accuracy_as_tested"] = val_accuracy_as_tested
         # PCA features are not pictures: the misclassified figure shows the images behind them.
         pictures = data.prepare_images(splits[2][0]) if pca else None
         test_accuracy = report.write_run(out_dir, model, history, test, config, CLASS_NAMES, images=pictures,
-                                         flip_averaged=flip_averaged)
+                                         flip_averaged=flip_averaged, shift_averaged=shift_averaged)
         if pca:
             from minicnn import plots   # matplotlib imported where a figure is drawn, so check-layer needs NumPy alone
             pca.save(os.path.join(out_dir, "pca.npz"))
@@ -418,12 +433,15 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
                                     thresholds=sorted({0.90, 0.95, pca.variance}),
                                     title=f"PCA of the {len(train[1]):,} training images")
     else:
-        test_accuracy = evaluate(model, *test, flip_averaged=flip_averaged)[1]
+        test_accuracy = evaluate(model, *test, flip_averaged=flip_averaged, shift_averaged=shift_averaged)[1]
     if verbose:
         kept = (f"best validation epoch {best_epoch}" if keep_best
                 else f"weights of the last epoch, {len(history['epoch'])}")
         where = f"; report and figures in {out_dir}/" if out_dir else ""
-        print(f"test accuracy {test_accuracy:.4f} ({kept}){where}")
+        views = f", shift-averaged ({shift_averaged} px)" if shift_averaged else ""
+        as_tested = (f"; validation accuracy {val_accuracy_as_tested:.4f} judged the same way" if shift_averaged
+                     else "")
+        print(f"test accuracy {test_accuracy:.4f} ({kept}{views}){as_tested}{where}")
     return {"name": name, "test_accuracy": test_accuracy, "best_val_accuracy": best_val_accuracy,
             "best_epoch": best_epoch, "epochs_run": len(history["epoch"]), "minutes": round(minutes, 2),
             "parameters": list(model.count_params()), "pca_components": len(pca.components) if pca else None,
@@ -452,7 +470,8 @@ def positive_int(text):
 
 
 def non_negative_int(text):
-    """argparse type for --seed and --patience: a whole number >= 0 (NumPy takes no negative seed)."""
+    """argparse type for --seed, --patience and --shift-averaged: a whole number >= 0 (NumPy takes no
+    negative seed)."""
     try:
         value = int(text)
     except ValueError:

@@ -5,6 +5,7 @@ import zipfile
 import numpy as np
 
 from minicnn import backend, threads
+from minicnn.data.augment import affine_transform
 from minicnn.files import atomic_write
 from minicnn.layers import LAYER_CLASSES
 from minicnn.layers.base import check_initializer
@@ -94,36 +95,54 @@ class Sequential:
             steps[0].skip_input_gradient = False
         return gradient
 
-    def check_mirrorable(self):
-        """Raise ValueError, naming the model, if its input is not images (C, H, W), so that flip averaging
-        has nothing to mirror."""
+    def check_image_input(self):
+        """Raise ValueError, naming the model, if its input is not images (C, H, W), so that test-time
+        augmentation (flip or shift averaging) has nothing to mirror or move."""
         if len(self.input_shape) != 3:
-            raise ValueError(f"model '{self.name}': flip averaging mirrors images (C, H, W), but its input is "
-                             f"{self.input_shape}")
+            raise ValueError(f"model '{self.name}': flip and shift averaging mirror and move images (C, H, W), "
+                             f"but its input is {self.input_shape}")
 
-    def forward_flip_averaged(self, x):
-        """Inference-mode logits (N, *output_shape) averaged over images x (N, C, H, W) and their left-right
-        mirror images: test-time augmentation for a network trained on flipped images, which then judges
-        each image from both sides (what it gained for minicnn-best: docs/results.md).
+    def forward_averaged(self, x, flip=False, shift=0):
+        """Inference-mode logits (N, *output_shape) averaged over views of images x (N, C, H, W): test-time
+        augmentation for a network trained on such views, which then judges each image several ways.
 
-        Raises ValueError for a network whose input is not images (nothing to mirror).
+        The views: each image itself; with ``shift`` = k >= 1, also the image moved by 1 to k pixels up,
+        down, left and right, zeros coming in at the edge as pad-and-crop training makes them (4k more);
+        with ``flip``, the left-right mirror image of every one of those (twice as many views). Each view
+        costs one forward pass. What each gained for minicnn-best: docs/results.md.
+
+        Raises ValueError for a network whose input is not images, or a shift that is not a whole
+        number from 0 to less than the image's height and width.
         """
-        self.check_mirrorable()
+        if not (flip or shift):
+            return self.forward(x, training=False)
+        self.check_image_input()
+        if type(shift) is not int or not 0 <= shift < min(self.input_shape[1:]):
+            raise ValueError(f"model '{self.name}': shift averaging moves its {self.input_shape[1:]} images by up "
+                             f"to a whole number of pixels smaller than they are, got shift={shift!r}")
         x = backend.to_device(x, dtype=self.dtype)
-        mirrored = backend.xp.ascontiguousarray(x[..., ::-1])
-        return (self.forward(x, training=False) + self.forward(mirrored, training=False)) / 2
+        moves = [(0, 0)] + [move for distance in range(1, shift + 1)
+                            for move in ((-distance, 0), (distance, 0), (0, -distance), (0, distance))]
+        total, count = None, 0
+        for rows, columns in moves:
+            moved = x if (rows, columns) == (0, 0) else affine_transform(
+                x, shift_rows=rows, shift_cols=columns, interpolation="nearest")
+            for view in (moved, backend.xp.ascontiguousarray(moved[..., ::-1])) if flip else (moved,):
+                logits = self.forward(view, training=False)
+                total = logits if total is None else total + logits
+                count += 1
+        return total / count
 
-    def predict_logits(self, x, batch_size=256, flip_averaged=False):
+    def predict_logits(self, x, batch_size=256, flip_averaged=False, shift_averaged=0):
         """Inference-mode logits (N, *output_shape) for a host array x (N, *input_shape), in batches, as a
-        host array (with ``flip_averaged``, forward_flip_averaged's)."""
-        forward = self.forward_flip_averaged if flip_averaged else self.forward
-        outputs = [backend.to_numpy(forward(x[start:start + batch_size]))
+        host array (with ``flip_averaged`` or ``shift_averaged``, averaged over views: forward_averaged)."""
+        outputs = [backend.to_numpy(self.forward_averaged(x[start:start + batch_size], flip_averaged, shift_averaged))
                    for start in range(0, len(x), batch_size)]
         return np.concatenate(outputs) if outputs else np.zeros((0,) + self.output_shape, dtype=self.dtype)
 
-    def predict(self, x, batch_size=256, flip_averaged=False):
+    def predict(self, x, batch_size=256, flip_averaged=False, shift_averaged=0):
         """Predicted class indices (N,) for a host or device array x (N, *input_shape)."""
-        return self.predict_logits(x, batch_size, flip_averaged).argmax(axis=1)
+        return self.predict_logits(x, batch_size, flip_averaged, shift_averaged).argmax(axis=1)
 
     def count_params(self):
         """(trainable, non_trainable) value counts, as Keras reports them."""

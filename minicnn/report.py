@@ -13,21 +13,22 @@ RUN_FILES = ("config.json", "history.json", "history.csv", "model.npz", "report.
              "misclassified.png")
 
 
-def write_run(out_dir, model, history, test, config, class_names, batch_size=512, images=None, flip_averaged=False):
+def write_run(out_dir, model, history, test, config, class_names, batch_size=512, images=None, flip_averaged=False,
+              shift_averaged=0):
     """Evaluate ``model`` on ``test`` = (x, y) and write into ``out_dir``:
 
     config.json, history.json, history.csv, model.npz, report.txt (classification
     report + confusion matrix), curves.png, confusion.png, misclassified.png.
     ``test`` images are network input (N, C, H, W); misclassified.png shows them as
     they are, or shows ``images`` (N, 1, H, W) instead: the pictures behind
-    inputs that are not pictures (PCA features). ``flip_averaged``: predict from the logits averaged
-    over each image and its mirror image (Sequential.forward_flip_averaged).
+    inputs that are not pictures (PCA features). ``flip_averaged``, ``shift_averaged``: predict from the
+    logits averaged over each image's mirror image and moved copies (Sequential.forward_averaged).
     Returns the test accuracy.
     """
     from minicnn import plots   # matplotlib imported where a figure is drawn, so check-layer needs NumPy alone
     os.makedirs(out_dir, exist_ok=True)
     x_test, y_test = test
-    logits = model.predict_logits(x_test, batch_size=batch_size, flip_averaged=flip_averaged)
+    logits = model.predict_logits(x_test, batch_size, flip_averaged, shift_averaged)
     predicted = logits.argmax(axis=1)
     test_accuracy = metrics.accuracy(y_test, predicted)
     matrix = metrics.confusion_matrix(y_test, predicted, num_classes=len(class_names))

@@ -49,8 +49,12 @@ def find_runs(directories, include_limited=False):
 
 
 def tested_val_accuracy(config, directory):
-    """The validation accuracy of the weights the test set saw: the kept epoch's where the recipe keeps the
-    best epoch (keep_best), the last epoch's otherwise; None where the run left no history.json."""
+    """The validation accuracy of the weights the test set saw: as the run judged them once more after
+    training where it did (val_accuracy_as_tested: a shift-averaged run's epochs were validated without
+    the shifts); else the kept epoch's where the recipe keeps the best epoch (keep_best), the last epoch's
+    otherwise; None where the run left no history.json."""
+    if config.get("val_accuracy_as_tested") is not None:
+        return config["val_accuracy_as_tested"]
     history_path = os.path.join(directory, "history.json")
     if not os.path.exists(history_path):
         return None

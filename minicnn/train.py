@@ -104,17 +104,17 @@ def improved(monitor, value, best, min_delta=0.0):
     return value < best - min_delta if "loss" in monitor else value > best + min_delta
 
 
-def evaluate(model, x, y, batch_size=512, loss=None, flip_averaged=False):
+def evaluate(model, x, y, batch_size=512, loss=None, flip_averaged=False, shift_averaged=0):
     """(mean loss, accuracy) of ``model`` in inference mode on host arrays x (N, ...), y (N,); with
-    ``flip_averaged``, of the logits averaged over each image and its mirror image (test-time augmentation).
+    ``flip_averaged`` or ``shift_averaged``, of the logits averaged over each image's mirror image and
+    moved copies (test-time augmentation: Sequential.forward_averaged).
 
     The sums stay on the device until the last batch: one copy to the host in all.
     """
     loss = loss or SoftmaxCrossEntropy()
-    forward = model.forward_flip_averaged if flip_averaged else model.forward
     totals = EpochTotals(math.ceil(len(x) / batch_size))
     for start in range(0, len(x), batch_size):
-        logits = forward(x[start:start + batch_size])
+        logits = model.forward_averaged(x[start:start + batch_size], flip_averaged, shift_averaged)
         totals.record(loss.forward_array(logits, y[start:start + batch_size]), logits, loss.labels)
     loss_sum, correct, seen, _ = totals.read()
     return loss_sum / max(seen, 1), correct / max(seen, 1)
@@ -262,7 +262,7 @@ def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, loss=None, 
     """
     check_callbacks(callbacks, val)
     if flip_averaged:
-        model.check_mirrorable()   # before training, not at the first validation an epoch later
+        model.check_image_input()   # before training, not at the first validation an epoch later
     loss = loss or SoftmaxCrossEntropy()
     backend.keep_freed_host_memory()  # host temporaries: reuse freed memory, no fresh pages every step
     x_train, y_train = train

@@ -86,6 +86,11 @@ def test_an_unknown_network_is_refused_with_the_valid_names(capsys):
     (["train", "minicnn-best", "--set", "nesterov=no"], "nesterov must be true or false, got 'no'"),
     (["train", "saraswat-pca-dnn", "--set", "flip_averaged=true"],
      "flip_averaged mirrors images, and saraswat-pca-dnn is given PCA features: leave it off"),
+    (["train", "saraswat-pca-dnn", "--set", "shift_averaged=1"],
+     "shift_averaged moves images, and saraswat-pca-dnn is given PCA features: leave it off"),
+    (["train", "band-cnn", "--set", "shift_averaged=28"], "shift_averaged must be a whole number of pixels, at least 0 "
+     "and less than the images' (28, 28) (1 also judges each image moved by one pixel each way), got 28"),
+    (["train", "band-cnn", "--set", "shift_averaged=true"], "shift_averaged must be a whole number of pixels"),
     (["train", "band-cnn", "--set", "val_fraction=1.5"], "val_fraction must be a number in (0, 1), got 1.5"),
     (["train", "band-cnn", "--set", 'augment={"pad_crop": -1}'], "augment: pad_crop must be >= 0, got -1"),
     (["train", "band-cnn", "--set", 'early_stopping={"patience": "x"}'],
@@ -328,6 +333,41 @@ def test_a_flip_averaged_run_is_validated_tested_and_evaluated_flip_averaged(cap
     status, _, error = run(capsys, "evaluate", str(out_dir / "model.npz"), "--split", "validation")
     assert status == 2 and "--split validation needs the config.json of the run beside" in error
     assert "seed (a whole number; there: None)" in error
+
+
+def test_a_run_resumed_with_shift_averaging_tests_and_judges_its_kept_weights_with_the_moved_views(
+        capsys, tmp_path, fashion_mnist_installed):
+    out_dir = tmp_path / "ann"
+    common = ["train", "report-ann", "--limit", "300", "--set", "flip_averaged=true", "--out-dir", str(out_dir)]
+    assert run(capsys, *common, "--epochs", "1")[0] == 0
+    # shift_averaged judges the finished weights only, so a checkpoint made without it goes on with it
+    status, out, _ = run(capsys, *common, "--epochs", "2", "--set", "shift_averaged=1", "--resume")
+    assert status == 0 and "training goes on with epoch 2 of 2" in out
+    config = json.loads((out_dir / "config.json").read_text())
+    history = json.loads((out_dir / "history.json").read_text())
+    assert config["recipe"]["shift_averaged"] == 1 and history["epoch"] == [1, 2]
+    splits = experiment.load_splits(None, 0.2, 0, 300)
+    (_, val, test), _ = experiment.prepare_inputs(splits, config["recipe"])
+    model = Sequential.load(out_dir / "model.npz")
+    views = {"flip_averaged": True, "shift_averaged": 1}
+    assert config["test_accuracy"] == pytest.approx(np.mean(model.predict(test[0], **views) == test[1]))
+    assert config["val_accuracy_as_tested"] == pytest.approx(np.mean(model.predict(val[0], **views) == val[1]))
+    assert f"validation accuracy {config['val_accuracy_as_tested']:.4f} judged the same way" in out
+    # each epoch was validated flip-averaged only: a forward pass per view is too dear to pay every epoch
+    assert history["val_accuracy"][-1] == pytest.approx(np.mean(model.predict(val[0], flip_averaged=True) == val[1]))
+
+    # evaluate takes the shift from the run's config.json, or from --shift-averaged
+    status, out, _ = run(capsys, "evaluate", str(out_dir / "model.npz"), "--limit", "300")
+    assert status == 0 and "right; standardized, flip-averaged, shift-averaged (1 px))" in out
+    assert f"test accuracy {config['test_accuracy']:.4f} on 300 images" in out
+    flipped_only = np.mean(model.predict(test[0], flip_averaged=True) == test[1])
+    status, out, _ = run(capsys, "evaluate", str(out_dir / "model.npz"), "--limit", "300", "--shift-averaged", "0")
+    assert status == 0 and f"test accuracy {flipped_only:.4f} on 300 images" in out
+    assert "right; standardized, flip-averaged)" in out
+    two_pixels = np.mean(model.predict(val[0], flip_averaged=True, shift_averaged=2) == val[1])
+    status, out, _ = run(capsys, "evaluate", str(out_dir / "model.npz"), "--limit", "300", "--shift-averaged", "2",
+                         "--split", "validation")
+    assert status == 0 and f"validation accuracy {two_pixels:.4f} on 300 images" in out and "(2 px)" in out
 
 
 def test_reproduce_a_pca_network_then_evaluate_it_with_its_pca(capsys, tmp_path, fashion_mnist_installed):

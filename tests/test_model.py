@@ -82,21 +82,53 @@ def test_flip_averaging_averages_the_logits_of_each_image_and_its_mirror_image(b
     x = np.random.default_rng(1).random((5, 1, 6, 6), dtype=np.float32)
     mirrored = np.ascontiguousarray(x[:, :, :, ::-1])
     by_hand = (backend.to_numpy(model.forward(x)) + backend.to_numpy(model.forward(mirrored))) / 2
-    averaged = model.forward_flip_averaged(x)
+    averaged = model.forward_averaged(x, flip=True)
     assert averaged.dtype == np.float32
     np.testing.assert_allclose(backend.to_numpy(averaged), by_hand, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(model.predict_logits(x, batch_size=2, flip_averaged=True), by_hand,
                                rtol=1e-6, atol=1e-6)
     # an image and its mirror image are judged alike: each is the other's second view
-    np.testing.assert_allclose(backend.to_numpy(model.forward_flip_averaged(mirrored)), by_hand, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(backend.to_numpy(model.forward_averaged(mirrored, flip=True)), by_hand,
+                               rtol=1e-6, atol=1e-6)
     assert not np.allclose(by_hand, backend.to_numpy(model.forward(x)))   # so the test can tell the two apart
 
 
-def test_flip_averaging_refuses_a_network_that_is_not_given_images():
+def moved(images, down, right):
+    """images (N, C, H, W) moved ``down`` rows and ``right`` columns (negative: up, left), zeros coming in."""
+    padded = np.pad(images, ((0, 0), (0, 0), (2, 2), (2, 2)))
+    height, width = images.shape[-2:]
+    return padded[..., 2 - down:2 - down + height, 2 - right:2 - right + width]
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_shift_averaging_averages_the_logits_of_the_image_moved_each_way(backend_name, flip):
+    model, _ = trained_model()
+    x = np.random.default_rng(2).random((5, 1, 6, 6), dtype=np.float32)
+    moves = [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1), (-2, 0), (2, 0), (0, -2), (0, 2)]
+    views = [moved(x, down, right) for down, right in moves]
+    views += [view[..., ::-1] for view in views] if flip else []
+    by_hand = np.mean([backend.to_numpy(model.forward(np.ascontiguousarray(view))) for view in views], axis=0)
+    averaged = model.forward_averaged(x, flip=flip, shift=2)
+    assert averaged.dtype == np.float32
+    np.testing.assert_allclose(backend.to_numpy(averaged), by_hand, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict_logits(x, batch_size=2, flip_averaged=flip, shift_averaged=2), by_hand,
+                               rtol=1e-5, atol=1e-6)
+    one_pixel = np.mean([backend.to_numpy(model.forward(np.ascontiguousarray(view))) for view in views[:5]], axis=0)
+    np.testing.assert_allclose(backend.to_numpy(model.forward_averaged(x, shift=1)), one_pixel, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(one_pixel, backend.to_numpy(model.forward(x)))   # so the test can tell them apart
+
+
+def test_test_time_augmentation_refuses_a_network_not_given_images_and_a_shift_it_cannot_make():
     model = Sequential([layers.Dense(3)], input_shape=(8,))
-    with pytest.raises(ValueError, match=r"model 'sequential': flip averaging mirrors images \(C, H, W\), but its "
-                                         r"input is \(8,\)"):
-        model.forward_flip_averaged(np.zeros((2, 8), dtype=np.float32))
+    for flip, shift in ((True, 0), (False, 1)):
+        with pytest.raises(ValueError, match=r"model 'sequential': flip and shift averaging mirror and move images "
+                                             r"\(C, H, W\), but its input is \(8,\)"):
+            model.forward_averaged(np.zeros((2, 8), dtype=np.float32), flip=flip, shift=shift)
+    model, x = trained_model()
+    for shift in (6, -1, 1.0):
+        with pytest.raises(ValueError, match=rf"shift averaging moves its \(6, 6\) images by up to a whole number "
+                                             rf"of pixels smaller than they are, got shift={shift}"):
+            model.forward_averaged(x, shift=shift)
 
 
 def test_save_load_round_trip_gives_identical_outputs(tmp_path, backend_name):

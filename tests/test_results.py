@@ -36,12 +36,16 @@ def test_the_validation_column_is_the_tested_epochs_the_kept_one_or_the_last(tmp
     assert not zoos.get("keep_best")
     write_run(tmp_path / "kept", recipe=dict(zoos, keep_best="val_loss"), best_epoch=1, **common)
     write_run(tmp_path / "last", recipe=zoos, best_epoch=2, **common)
-    for name in ("kept", "last"):
+    # judged once more after training, as its test was (shift-averaged): that figure, not the epoch's
+    write_run(tmp_path / "judged", recipe=dict(zoos, keep_best="val_loss", shift_averaged=1), best_epoch=1,
+              val_accuracy_as_tested=0.8125, **common)
+    for name in ("kept", "last", "judged"):
         (tmp_path / name / "history.json").write_text(json.dumps(history))
     rows = results.results_table([tmp_path]).splitlines()[2:]
     validation = {row.split("|")[1].strip(): row.split("|")[5].strip() for row in rows}
     assert validation == {"report-ann (keep_best=\"val_loss\")": "80.00% (1 seed)",   # the kept epoch 1
-                          "report-ann": "85.00% (1 seed)"}   # no weights kept: the last epoch's, not the best one's
+                          "report-ann": "85.00% (1 seed)",   # no weights kept: the last epoch's, not the best one's
+                          "report-ann (keep_best=\"val_loss\", shift_averaged=1)": "81.25% (1 seed)"}
 
 
 def test_a_run_on_limited_data_is_left_out_unless_asked_and_then_marked(tmp_path, capsys):

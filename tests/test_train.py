@@ -63,6 +63,12 @@ def test_flip_averaged_validation_judges_the_weights_as_a_flip_averaged_test_doe
     assert evaluate(model, *val, flip_averaged=True)[1] == pytest.approx(history["val_accuracy"][-1])
     plain_loss = evaluate(model, *val)[0]
     assert evaluate(model, *val, flip_averaged=True)[0] != pytest.approx(plain_loss)
+    # evaluate judges the weights as predict does with the same views, shifted ones too
+    logits = model.predict_logits(val[0], flip_averaged=True, shift_averaged=1)
+    assert evaluate(model, *val, flip_averaged=True, shift_averaged=1)[1] == pytest.approx(
+        np.mean(logits.argmax(axis=1) == val[1]))
+    assert evaluate(model, *val, flip_averaged=True, shift_averaged=1)[0] != pytest.approx(
+        evaluate(model, *val, flip_averaged=True)[0])
 
 
 def test_flip_averaged_validation_of_a_network_not_given_images_is_refused_before_training():
@@ -70,7 +76,8 @@ def test_flip_averaged_validation_of_a_network_not_given_images_is_refused_befor
     x = np.random.default_rng(0).random((8, 4), dtype=np.float32)
     y = np.arange(8) % 2
     before = weights(model)
-    with pytest.raises(ValueError, match=r"flip averaging mirrors images \(C, H, W\), but its input is \(4,\)"):
+    with pytest.raises(ValueError, match=r"flip and shift averaging mirror and move images \(C, H, W\), "
+                                         r"but its input is \(4,\)"):
         fit(model, optim.SGD(model, lr=0.1), (x, y), (x, y), epochs=1, batch_size=4, progress=False,
             flip_averaged=True)
     assert all(np.array_equal(before[key], value) for key, value in weights(model).items())   # no step was taken
