@@ -180,8 +180,14 @@ def command_evaluate(arguments):
     shift_averaged = (arguments.shift_averaged if arguments.shift_averaged is not None
                       else recorded_setting(arguments.model, "shift_averaged", 0))
     if (flip_averaged or shift_averaged) and len(model.input_shape) != 3:
-        raise UsageError(f"{arguments.model} takes input {model.input_shape}, not images: drop "
-                         f"{'--flip-averaged' if flip_averaged else '--shift-averaged'}")
+        turn_off = [option for option, on in (("--no-flip-averaged", flip_averaged),
+                                              ("--shift-averaged 0", shift_averaged)) if on]
+        raise UsageError(f"{arguments.model} takes input {model.input_shape}, not images, so nothing can be "
+                         f"mirrored or moved: give {' and '.join(turn_off)}")
+    if shift_averaged and (type(shift_averaged) is not int or not 0 < shift_averaged < min(model.input_shape[1:])):
+        raise UsageError(f"--shift-averaged must be a whole number of pixels less than {arguments.model}'s images "
+                         f"{model.input_shape[1:]}, got {shift_averaged!r}"
+                         + ("" if arguments.shift_averaged is not None else " (from the config.json beside it)"))
     data_source = os.path.abspath(data.locate_fashion_mnist(arguments.data_dir))
     print(f"data: Fashion-MNIST from {data_source}")
     x_test, y_test = evaluation_images(arguments, data_source)

@@ -96,8 +96,9 @@ def recipe_for(name, overrides=None):
     shift, image_size = recipe.get("shift_averaged"), zoo.NETWORKS[name].input_shape[1:]
     if shift is not None and not (type(shift) is int and 0 <= shift < min(image_size or (1,))):
         raise RecipeError(f"shift_averaged must be a whole number of pixels, at least 0 and less than the "
-                          f"images' {image_size} (1 also judges each image moved by one pixel each way), "
-                          f"got {shift!r}")
+                          f"images' {image_size}, got {shift!r}")
+    if shift == 0:   # 0 is off, as a missing key is: so that runs with either share a results row
+        recipe["shift_averaged"] = None
     if recipe["optimizer"] not in optim.OPTIMIZERS:
         raise RecipeError(f"unknown optimizer {recipe['optimizer']!r}; choose one of {', '.join(optim.OPTIMIZERS)}")
     schedule = recipe.get("schedule")
@@ -300,10 +301,11 @@ def checkpoint_for(out_dir, resume, overwrite):
     return checkpoint
 
 
-def finished_run(name, out_dir, checkpoint, epochs, identity, verbose=True):
+def finished_run(name, out_dir, checkpoint, epochs, identity, shift_averaged=None, verbose=True):
     """The saved result of the finished run in ``out_dir``, said in words, when --resume has nothing left
-    to train (every one of ``epochs`` trained, or the run stopped early) and its report was written;
-    None otherwise (a run trained but not reported is evaluated and reported again).
+    to train (every one of ``epochs`` trained, or the run stopped early) and its report was written with
+    the ``shift_averaged`` asked for now; None otherwise (a run trained but not reported, or reported with
+    another shift_averaged, is evaluated and reported again).
 
     Returns a dict like run_experiment's, from the run's config.json and history.json (minutes 0.0).
     """
@@ -315,6 +317,13 @@ def finished_run(name, out_dir, checkpoint, epochs, identity, verbose=True):
         return None
     config = read_json(config_path)
     if "test_accuracy" not in config:
+        return None
+    recipe = config.get("recipe") if isinstance(config.get("recipe"), dict) else {}
+    tested_with, asked = recipe.get("shift_averaged") or 0, shift_averaged or 0
+    if tested_with != asked:   # training never saw it (not in the identity): only the test is made again
+        if verbose:
+            print(f"{out_dir} holds a finished run tested with shift_averaged={tested_with}; its kept weights "
+                  f"are tested again with shift_averaged={asked}")
         return None
     if verbose:
         how = (f"it stopped early after epoch {trained} (its validation figure had stopped improving)"
@@ -331,7 +340,7 @@ def finished_run(name, out_dir, checkpoint, epochs, identity, verbose=True):
             "best_val_accuracy": config.get("best_val_accuracy"), "best_epoch": config.get("best_epoch"),
             "epochs_run": config.get("epochs_run", trained), "minutes": 0.0, "parameters": config.get("parameters"),
             "pca_components": config.get("pca_components"), "out_dir": out_dir, "history": history,
-            "limit": config.get("limit")}
+            "limit": config.get("limit"), "val_accuracy_as_tested": config.get("val_accuracy_as_tested")}
 
 
 def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, limit=None, backend_name=None,
@@ -358,7 +367,9 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     Returns a dict: name, test_accuracy, best_val_accuracy, best_epoch (the epoch whose
     weights were kept, else the one with the best validation accuracy), epochs_run,
     minutes (training time of this call), parameters ([trainable, non_trainable]),
-    pca_components (None without PCA), out_dir and history (the per-epoch lists).
+    pca_components (None without PCA), out_dir, history (the per-epoch lists) and
+    val_accuracy_as_tested (with shift_averaged: the kept weights' validation accuracy judged on the
+    test's views; None otherwise).
     """
     recipe = recipe_for(name, overrides)
     checkpoint = checkpoint_for(out_dir, resume, overwrite)
@@ -366,7 +377,8 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     # shift_averaged (it judges the finished weights only, so a run may be tested with it after training)
     identity = {"network": name, "recipe": dict(recipe, epochs=None, shift_averaged=None), "seed": seed,
                 "limit": limit}
-    finished = finished_run(name, out_dir, checkpoint, recipe["epochs"], identity, verbose) if resume else None
+    finished = (finished_run(name, out_dir, checkpoint, recipe["epochs"], identity, recipe.get("shift_averaged"),
+                             verbose) if resume else None)
     if finished:
         return finished
     if backend_name:
@@ -390,7 +402,7 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     optimizer = make_optimizer(model, recipe)
     callbacks, keep_best = make_callbacks(recipe)
     augment = make_augmenter(recipe)
-    flip_averaged, shift_averaged = recipe.get("flip_averaged", False), recipe.get("shift_averaged", 0)
+    flip_averaged, shift_averaged = recipe.get("flip_averaged", False), recipe.get("shift_averaged") or 0
     started = time.perf_counter()
     history = fit(model, optimizer, train, val, epochs=recipe["epochs"], batch_size=recipe["batch_size"],
                   loss=SoftmaxCrossEntropy(label_smoothing=recipe["label_smoothing"]),
@@ -445,7 +457,8 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     return {"name": name, "test_accuracy": test_accuracy, "best_val_accuracy": best_val_accuracy,
             "best_epoch": best_epoch, "epochs_run": len(history["epoch"]), "minutes": round(minutes, 2),
             "parameters": list(model.count_params()), "pca_components": len(pca.components) if pca else None,
-            "out_dir": out_dir, "history": dict(history), "limit": limit}
+            "out_dir": out_dir, "history": dict(history), "limit": limit,
+            "val_accuracy_as_tested": val_accuracy_as_tested}
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):

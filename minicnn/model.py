@@ -118,8 +118,8 @@ class Sequential:
             return self.forward(x, training=False)
         self.check_image_input()
         if type(shift) is not int or not 0 <= shift < min(self.input_shape[1:]):
-            raise ValueError(f"model '{self.name}': shift averaging moves its {self.input_shape[1:]} images by up "
-                             f"to a whole number of pixels smaller than they are, got shift={shift!r}")
+            raise ValueError(f"model '{self.name}': shift averaging moves its {self.input_shape[1:]} images by a "
+                             f"whole number of pixels, at least 0 and less than their size, got shift={shift!r}")
         x = backend.to_device(x, dtype=self.dtype)
         moves = [(0, 0)] + [move for distance in range(1, shift + 1)
                             for move in ((-distance, 0), (distance, 0), (0, -distance), (0, distance))]

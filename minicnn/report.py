@@ -22,7 +22,7 @@ def write_run(out_dir, model, history, test, config, class_names, batch_size=512
     ``test`` images are network input (N, C, H, W); misclassified.png shows them as
     they are, or shows ``images`` (N, 1, H, W) instead: the pictures behind
     inputs that are not pictures (PCA features). ``flip_averaged``, ``shift_averaged``: predict from the
-    logits averaged over each image's mirror image and moved copies (Sequential.forward_averaged).
+    logits averaged over each image, its mirror image and its moved copies (Sequential.forward_averaged).
     Returns the test accuracy.
     """
     from minicnn import plots   # matplotlib imported where a figure is drawn, so check-layer needs NumPy alone

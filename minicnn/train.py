@@ -106,8 +106,8 @@ def improved(monitor, value, best, min_delta=0.0):
 
 def evaluate(model, x, y, batch_size=512, loss=None, flip_averaged=False, shift_averaged=0):
     """(mean loss, accuracy) of ``model`` in inference mode on host arrays x (N, ...), y (N,); with
-    ``flip_averaged`` or ``shift_averaged``, of the logits averaged over each image's mirror image and
-    moved copies (test-time augmentation: Sequential.forward_averaged).
+    ``flip_averaged`` or ``shift_averaged``, of the logits averaged over each image, its mirror image and
+    its moved copies (test-time augmentation: Sequential.forward_averaged).
 
     The sums stay on the device until the last batch: one copy to the host in all.
     """

@@ -89,7 +89,7 @@ def test_an_unknown_network_is_refused_with_the_valid_names(capsys):
     (["train", "saraswat-pca-dnn", "--set", "shift_averaged=1"],
      "shift_averaged moves images, and saraswat-pca-dnn is given PCA features: leave it off"),
     (["train", "band-cnn", "--set", "shift_averaged=28"], "shift_averaged must be a whole number of pixels, at least 0 "
-     "and less than the images' (28, 28) (1 also judges each image moved by one pixel each way), got 28"),
+     "and less than the images' (28, 28), got 28"),
     (["train", "band-cnn", "--set", "shift_averaged=true"], "shift_averaged must be a whole number of pixels"),
     (["train", "band-cnn", "--set", "val_fraction=1.5"], "val_fraction must be a number in (0, 1), got 1.5"),
     (["train", "band-cnn", "--set", 'augment={"pad_crop": -1}'], "augment: pad_crop must be >= 0, got -1"),
@@ -340,7 +340,16 @@ def test_a_run_resumed_with_shift_averaging_tests_and_judges_its_kept_weights_wi
     out_dir = tmp_path / "ann"
     common = ["train", "report-ann", "--limit", "300", "--set", "flip_averaged=true", "--out-dir", str(out_dir)]
     assert run(capsys, *common, "--epochs", "1")[0] == 0
-    # shift_averaged judges the finished weights only, so a checkpoint made without it goes on with it
+    flipped = json.loads((out_dir / "config.json").read_text())
+    # shift_averaged judges the finished weights only: a finished run asked for it is tested again, not trained
+    status, out, _ = run(capsys, *common, "--epochs", "1", "--set", "shift_averaged=1", "--resume")
+    assert status == 0 and "epoch   1" not in out
+    assert (f"{out_dir} holds a finished run tested with shift_averaged=0; its kept weights are tested again with "
+            f"shift_averaged=1") in out
+    retested = json.loads((out_dir / "config.json").read_text())
+    assert retested["recipe"]["shift_averaged"] == 1 and "val_accuracy_as_tested" not in flipped
+    assert retested["train_seconds_total"] == flipped["train_seconds_total"]
+    # and a run made without it goes on with it
     status, out, _ = run(capsys, *common, "--epochs", "2", "--set", "shift_averaged=1", "--resume")
     assert status == 0 and "training goes on with epoch 2 of 2" in out
     config = json.loads((out_dir / "config.json").read_text())
@@ -364,6 +373,9 @@ def test_a_run_resumed_with_shift_averaging_tests_and_judges_its_kept_weights_wi
     status, out, _ = run(capsys, "evaluate", str(out_dir / "model.npz"), "--limit", "300", "--shift-averaged", "0")
     assert status == 0 and f"test accuracy {flipped_only:.4f} on 300 images" in out
     assert "right; standardized, flip-averaged)" in out
+    status, _, error = run(capsys, "evaluate", str(out_dir / "model.npz"), "--shift-averaged", "28")
+    assert status == 2 and "--shift-averaged must be a whole number of pixels less than" in error
+    assert "images (28, 28), got 28" in error
     two_pixels = np.mean(model.predict(val[0], flip_averaged=True, shift_averaged=2) == val[1])
     status, out, _ = run(capsys, "evaluate", str(out_dir / "model.npz"), "--limit", "300", "--shift-averaged", "2",
                          "--split", "validation")

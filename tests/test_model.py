@@ -95,9 +95,10 @@ def test_flip_averaging_averages_the_logits_of_each_image_and_its_mirror_image(b
 
 def moved(images, down, right):
     """images (N, C, H, W) moved ``down`` rows and ``right`` columns (negative: up, left), zeros coming in."""
-    padded = np.pad(images, ((0, 0), (0, 0), (2, 2), (2, 2)))
+    pad = max(abs(down), abs(right))
+    padded = np.pad(images, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     height, width = images.shape[-2:]
-    return padded[..., 2 - down:2 - down + height, 2 - right:2 - right + width]
+    return padded[..., pad - down:pad - down + height, pad - right:pad - right + width]
 
 
 @pytest.mark.parametrize("flip", [False, True])
@@ -126,8 +127,8 @@ def test_test_time_augmentation_refuses_a_network_not_given_images_and_a_shift_i
             model.forward_averaged(np.zeros((2, 8), dtype=np.float32), flip=flip, shift=shift)
     model, x = trained_model()
     for shift in (6, -1, 1.0):
-        with pytest.raises(ValueError, match=rf"shift averaging moves its \(6, 6\) images by up to a whole number "
-                                             rf"of pixels smaller than they are, got shift={shift}"):
+        with pytest.raises(ValueError, match=rf"shift averaging moves its \(6, 6\) images by a whole number of "
+                                             rf"pixels, at least 0 and less than their size, got shift={shift}"):
             model.forward_averaged(x, shift=shift)
 
 

@@ -43,6 +43,8 @@ def test_the_validation_column_is_the_tested_epochs_the_kept_one_or_the_last(tmp
         (tmp_path / name / "history.json").write_text(json.dumps(history))
     rows = results.results_table([tmp_path]).splitlines()[2:]
     validation = {row.split("|")[1].strip(): row.split("|")[5].strip() for row in rows}
+    # a shift_averaged of 0 is off, as a missing one is: the same recipe, so the same row
+    assert experiment.recipe_for("report-ann", {"shift_averaged": 0})["shift_averaged"] is None
     assert validation == {"report-ann (keep_best=\"val_loss\")": "80.00% (1 seed)",   # the kept epoch 1
                           "report-ann": "85.00% (1 seed)",   # no weights kept: the last epoch's, not the best one's
                           "report-ann (keep_best=\"val_loss\", shift_averaged=1)": "81.25% (1 seed)"}

@@ -81,3 +81,12 @@ def test_a_missing_optional_package_is_named_with_its_install_command(capsys, mo
     assert cli.main(TINY_GRID) == 1
     error = capsys.readouterr().err
     assert error == "minicnn sweep: error: this needs joblib, which is not installed: pip install 'minicnn[examples]'\n"
+
+
+def test_a_shift_averaged_configuration_is_ranked_by_its_kept_weights_judged_as_its_test(monkeypatch):
+    result = {"best_val_accuracy": 0.90, "val_accuracy_as_tested": 0.92, "test_accuracy": 0.91, "epochs_run": 3,
+              "minutes": 1.0}
+    monkeypatch.setattr(sweep, "run_experiment", lambda *arguments, **settings: result)
+    assert sweep.run_configuration("band-cnn", {"shift_averaged": 1}, {})["val_accuracy"] == 0.92
+    result["val_accuracy_as_tested"] = None   # no shift_averaged: the best epoch's figure, as before
+    assert sweep.run_configuration("band-cnn", {}, {})["val_accuracy"] == 0.90
