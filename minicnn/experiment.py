@@ -450,7 +450,8 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
         kept = (f"best validation epoch {best_epoch}" if keep_best
                 else f"weights of the last epoch, {len(history['epoch'])}")
         where = f"; report and figures in {out_dir}/" if out_dir else ""
-        views = f", shift-averaged ({shift_averaged} px)" if shift_averaged else ""
+        views = (", flip-averaged" if flip_averaged else "") + (f", shift-averaged ({shift_averaged} px)"
+                                                                  if shift_averaged else "")
         as_tested = (f"; validation accuracy {val_accuracy_as_tested:.4f} judged the same way" if shift_averaged
                      else "")
         print(f"test accuracy {test_accuracy:.4f} ({kept}{views}){as_tested}{where}")

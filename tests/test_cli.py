@@ -362,6 +362,8 @@ def test_a_run_resumed_with_shift_averaging_tests_and_judges_its_kept_weights_wi
     assert config["test_accuracy"] == pytest.approx(np.mean(model.predict(test[0], **views) == test[1]))
     assert config["val_accuracy_as_tested"] == pytest.approx(np.mean(model.predict(val[0], **views) == val[1]))
     assert f"validation accuracy {config['val_accuracy_as_tested']:.4f} judged the same way" in out
+    assert f"test accuracy {config['test_accuracy']:.4f} (weights of the last epoch, 2, flip-averaged, " \
+           f"shift-averaged (1 px))" in out
     # each epoch was validated flip-averaged only: a forward pass per view is too dear to pay every epoch
     assert history["val_accuracy"][-1] == pytest.approx(np.mean(model.predict(val[0], flip_averaged=True) == val[1]))
 
