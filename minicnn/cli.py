@@ -30,7 +30,7 @@ from minicnn.experiment import (FLIP_AND_CROP, HelpFormatter, add_run_arguments,
 from minicnn.files import npz_fault, read_json
 from minicnn.gradcheck import check_layer, where_it_failed
 from minicnn.layers import Layer
-from minicnn.model import Sequential
+from minicnn.model import Sequential, shift_problem
 from minicnn.projections import PCAProjection
 from minicnn.sweep import SweepError, format_table, parse_assignment, parse_grid, run_sweep, write_csv
 
@@ -184,9 +184,9 @@ def command_evaluate(arguments):
                                               ("--shift-averaged 0", shift_averaged)) if on]
         raise UsageError(f"{arguments.model} takes input {model.input_shape}, not images, so nothing can be "
                          f"mirrored or moved: give {' and '.join(turn_off)}")
-    if shift_averaged and (type(shift_averaged) is not int or not 0 < shift_averaged < min(model.input_shape[1:])):
-        raise UsageError(f"--shift-averaged must be a whole number of pixels less than {arguments.model}'s images "
-                         f"{model.input_shape[1:]}, got {shift_averaged!r}"
+    problem = shift_averaged and shift_problem(shift_averaged, model.input_shape[1:])
+    if problem:
+        raise UsageError(f"--shift-averaged for {arguments.model}: {problem}"
                          + ("" if arguments.shift_averaged is not None else " (from the config.json beside it)"))
     data_source = os.path.abspath(data.locate_fashion_mnist(arguments.data_dir))
     print(f"data: Fashion-MNIST from {data_source}")

@@ -25,6 +25,7 @@ from minicnn import backend, data, optim, report, results, zoo
 from minicnn.files import atomic_write, read_json
 from minicnn.layers.normalization import CONVENTIONS
 from minicnn.losses import SoftmaxCrossEntropy
+from minicnn.model import shift_problem
 from minicnn.projections import PCAProjection
 from minicnn.train import MONITORS, EarlyStopping, KeepBestWeights, TrainingDiverged, evaluate, fit, saved_position
 
@@ -93,10 +94,10 @@ def recipe_for(name, overrides=None):
         if recipe.get(key) and (recipe.get("pca_variance") or len(zoo.NETWORKS[name].input_shape) != 3):
             raise RecipeError(f"{key} {does} images, and {name} is given "
                               f"{'PCA features' if recipe.get('pca_variance') else 'no images'}: leave it off")
-    shift, image_size = recipe.get("shift_averaged"), zoo.NETWORKS[name].input_shape[1:]
-    if shift is not None and not (type(shift) is int and 0 <= shift < min(image_size or (1,))):
-        raise RecipeError(f"shift_averaged must be a whole number of pixels, at least 0 and less than the "
-                          f"images' {image_size}, got {shift!r}")
+    shift = recipe.get("shift_averaged")
+    problem = shift is not None and shift_problem(shift, zoo.NETWORKS[name].input_shape[1:] or (1,))
+    if problem:
+        raise RecipeError(f"shift_averaged: {problem}")
     if shift == 0:   # 0 is off, as a missing key is: so that runs with either share a results row
         recipe["shift_averaged"] = None
     if recipe["optimizer"] not in optim.OPTIMIZERS:

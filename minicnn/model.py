@@ -117,9 +117,9 @@ class Sequential:
         if not (flip or shift):
             return self.forward(x, training=False)
         self.check_image_input()
-        if type(shift) is not int or not 0 <= shift < min(self.input_shape[1:]):
-            raise ValueError(f"model '{self.name}': shift averaging moves its {self.input_shape[1:]} images by a "
-                             f"whole number of pixels, at least 0 and less than their size, got shift={shift!r}")
+        problem = shift_problem(shift, self.input_shape[1:])
+        if problem:
+            raise ValueError(f"model '{self.name}': {problem}")
         x = backend.to_device(x, dtype=self.dtype)
         moves = [(0, 0)] + [move for distance in range(1, shift + 1)
                             for move in ((-distance, 0), (distance, 0), (0, -distance), (0, distance))]
@@ -255,6 +255,15 @@ class Sequential:
                 for key, value in group.items():
                     group[key] = backend.to_device(backend.to_numpy(value))
         return self
+
+
+def shift_problem(shift, image_size):
+    """What is wrong with a test-time shift (pixels) for images of image_size (H, W), or None if nothing:
+    the one check behind Sequential.forward_averaged, the recipe key and the command-line option."""
+    if type(shift) is int and 0 <= shift < min(image_size):
+        return None
+    return (f"shift averaging moves {image_size} images by a whole number of pixels, at least 0 and less than "
+            f"their height and width; got {shift!r}")
 
 
 def write_npz_atomically(path, contents):

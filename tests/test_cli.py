@@ -88,9 +88,10 @@ def test_an_unknown_network_is_refused_with_the_valid_names(capsys):
      "flip_averaged mirrors images, and saraswat-pca-dnn is given PCA features: leave it off"),
     (["train", "saraswat-pca-dnn", "--set", "shift_averaged=1"],
      "shift_averaged moves images, and saraswat-pca-dnn is given PCA features: leave it off"),
-    (["train", "band-cnn", "--set", "shift_averaged=28"], "shift_averaged must be a whole number of pixels, at least 0 "
-     "and less than the images' (28, 28), got 28"),
-    (["train", "band-cnn", "--set", "shift_averaged=true"], "shift_averaged must be a whole number of pixels"),
+    (["train", "band-cnn", "--set", "shift_averaged=28"], "shift_averaged: shift averaging moves (28, 28) images by "
+     "a whole number of pixels, at least 0 and less than their height and width; got 28"),
+    (["train", "band-cnn", "--set", "shift_averaged=true"], "shift_averaged: shift averaging moves (28, 28) images by "
+     "a whole number of pixels, at least 0 and less than their height and width; got True"),
     (["train", "band-cnn", "--set", "val_fraction=1.5"], "val_fraction must be a number in (0, 1), got 1.5"),
     (["train", "band-cnn", "--set", 'augment={"pad_crop": -1}'], "augment: pad_crop must be >= 0, got -1"),
     (["train", "band-cnn", "--set", 'early_stopping={"patience": "x"}'],
@@ -376,8 +377,8 @@ def test_a_run_resumed_with_shift_averaging_tests_and_judges_its_kept_weights_wi
     assert status == 0 and f"test accuracy {flipped_only:.4f} on 300 images" in out
     assert "right; standardized, flip-averaged)" in out
     status, _, error = run(capsys, "evaluate", str(out_dir / "model.npz"), "--shift-averaged", "28")
-    assert status == 2 and "--shift-averaged must be a whole number of pixels less than" in error
-    assert "images (28, 28), got 28" in error
+    assert status == 2 and f"--shift-averaged for {out_dir / 'model.npz'}: shift averaging moves (28, 28) " in error
+    assert "images by a whole number of pixels, at least 0 and less than their height and width; got 28" in error
     two_pixels = np.mean(model.predict(val[0], flip_averaged=True, shift_averaged=2) == val[1])
     status, out, _ = run(capsys, "evaluate", str(out_dir / "model.npz"), "--limit", "300", "--shift-averaged", "2",
                          "--split", "validation")

@@ -127,8 +127,9 @@ def test_test_time_augmentation_refuses_a_network_not_given_images_and_a_shift_i
             model.forward_averaged(np.zeros((2, 8), dtype=np.float32), flip=flip, shift=shift)
     model, x = trained_model()
     for shift in (6, -1, 1.0):
-        with pytest.raises(ValueError, match=rf"shift averaging moves its \(6, 6\) images by a whole number of "
-                                             rf"pixels, at least 0 and less than their size, got shift={shift}"):
+        with pytest.raises(ValueError, match=rf"model 'sequential': shift averaging moves \(6, 6\) images by a "
+                                             rf"whole number of pixels, at least 0 and less than their height and "
+                                             rf"width; got {shift}"):
             model.forward_averaged(x, shift=shift)
 
 
