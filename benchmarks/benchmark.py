@@ -33,7 +33,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import minicnn as mc  # noqa: E402
-from minicnn import layers, zoo  # noqa: E402
+from minicnn import layers  # noqa: E402
+from minicnn.lab import zoo  # noqa: E402
 from minicnn.losses import SoftmaxCrossEntropy  # noqa: E402
 from minicnn.optim import Adam  # noqa: E402
 

@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 import minicnn as mc
-from minicnn import zoo
+from minicnn.lab import zoo
 from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.optim import Adam
 

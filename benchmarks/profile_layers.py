@@ -22,8 +22,8 @@ import time
 import numpy as np
 
 import minicnn as mc
-from minicnn import zoo
-from minicnn.layers.fused import NormalizeActivatePool, execution_steps
+from minicnn.lab import zoo
+from minicnn.runtime.fusion import NormalizeActivatePool, execution_steps
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchmark import cpu_model  # noqa: E402

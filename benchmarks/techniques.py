@@ -21,7 +21,7 @@ import numpy as np
 import threadpoolctl
 
 import minicnn as mc
-from minicnn import threads
+from minicnn.runtime import threads
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchmark import cpu_model  # noqa: E402

@@ -13,15 +13,17 @@ standardized pixels, an 80/20 split.
 Writes OUT_DIR/<network>/ (config, history, model, report.txt, curves.png,
 confusion.png, misclassified.png) and OUT_DIR/comparison.md.
 """
-from minicnn import experiment
+from minicnn.cli.arguments import example_parser
+from minicnn.cli.status import run_script
+from minicnn.lab.comparison import run_comparison
 
 
 def main(argv=None):
-    arguments = experiment.example_parser(__doc__, out_dir="runs/ann_vs_cnn_report").parse_args(argv)
+    arguments = example_parser(__doc__, out_dir="runs/ann_vs_cnn_report").parse_args(argv)
     runs = [(name, name, None) for name in ("report-ann", "report-cnn")]
-    experiment.run_comparison(runs, arguments, "FASHION-MNIST CLASSIFICATION report (seed 002): ANN vs CNN")
+    run_comparison(runs, arguments, "FASHION-MNIST CLASSIFICATION report (seed 002): ANN vs CNN")
     return 0
 
 
 if __name__ == "__main__":
-    experiment.run_script(main)
+    run_script(main)

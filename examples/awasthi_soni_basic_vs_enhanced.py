@@ -17,15 +17,17 @@ alone, with more options, is examples/enhanced_cnn.py.
 Writes OUT_DIR/<network>/ (config, history, model, report.txt, curves.png,
 confusion.png, misclassified.png) and OUT_DIR/comparison.md.
 """
-from minicnn import experiment
+from minicnn.cli.arguments import example_parser
+from minicnn.cli.status import run_script
+from minicnn.lab.comparison import run_comparison
 
 
 def main(argv=None):
-    arguments = experiment.example_parser(__doc__, out_dir="runs/awasthi_soni").parse_args(argv)
+    arguments = example_parser(__doc__, out_dir="runs/awasthi_soni").parse_args(argv)
     runs = [(name, name, None) for name in ("awasthi-basic-cnn", "awasthi-enhanced-cnn")]
-    experiment.run_comparison(runs, arguments, "Awasthi & Soni (seed 001): basic vs enhanced CNN")
+    run_comparison(runs, arguments, "Awasthi & Soni (seed 001): basic vs enhanced CNN")
     return 0
 
 
 if __name__ == "__main__":
-    experiment.run_script(main)
+    run_script(main)

@@ -17,7 +17,9 @@ every convolution; the same command as `minicnn train band-cnn --lr 5e-4 --epoch
 Writes OUT_DIR/<run>/ (config, history, model, report.txt, curves.png,
 confusion.png, misclassified.png) for each run, and OUT_DIR/comparison.md.
 """
-from minicnn import experiment
+from minicnn.cli.arguments import example_parser
+from minicnn.cli.status import run_script
+from minicnn.lab.comparison import run_comparison
 
 # The conclusion: "augmentation techniques such as rotation, zoom, and shift" (the abstract adds flipping),
 # "Batch Normalization layers", Adam at 0.0005, 30 epochs. It gives no magnitudes: those of seed 004's
@@ -28,7 +30,7 @@ CONCLUSION_RECIPE = {"augment": {"rotation_range": 10, "width_shift_range": 0.1,
 
 
 def parse_arguments(argv=None):
-    parser = experiment.example_parser(__doc__, out_dir="runs/band_et_al")
+    parser = example_parser(__doc__, out_dir="runs/band_et_al")
     parser.add_argument("--conclusion-recipe", action="store_true",
                         help="also train with the conclusion's recipe: augmentation, BatchNorm, lr 5e-4, 30 epochs")
     return parser.parse_args(argv)
@@ -39,9 +41,9 @@ def main(argv=None):
     runs = [("band-cnn", "band-cnn", None)]
     if arguments.conclusion_recipe:
         runs.append(("band-cnn-conclusion-recipe", "band-cnn", CONCLUSION_RECIPE))
-    experiment.run_comparison(runs, arguments, "Band et al. (seed 000): the abstract's and the conclusion's recipe")
+    run_comparison(runs, arguments, "Band et al. (seed 000): the abstract's and the conclusion's recipe")
     return 0
 
 
 if __name__ == "__main__":
-    experiment.run_script(main)
+    run_script(main)

@@ -17,7 +17,12 @@ what --patience watches instead (stopping near the lowest validation loss, as
 Keras's EarlyStopping with restore_best_weights does).
 """
 import minicnn as mc
-from minicnn import experiment, zoo
+from minicnn.cli.arguments import example_parser, non_negative_int, positive_int
+from minicnn.cli.status import run_script
+from minicnn.lab.recipes import FLIP_AND_CROP
+from minicnn.lab.runner import run_experiment, run_settings
+from minicnn.lab.runs import default_out_dir, recipe_changes
+from minicnn.lab import zoo
 
 # The defaults are the zoo's recipe for the network, so the two cannot drift apart.
 RECIPE = zoo.NETWORKS[zoo.FLAGSHIP].recipe
@@ -25,13 +30,13 @@ SCHEDULES = {"constant": None, "cosine": RECIPE["schedule"]}
 
 
 def parse_arguments(argv=None):
-    parser = experiment.example_parser(__doc__, out_dir="runs/enhanced_cnn")
-    parser.add_argument("--patience", type=experiment.non_negative_int, default=0,
+    parser = example_parser(__doc__, out_dir="runs/enhanced_cnn")
+    parser.add_argument("--patience", type=non_negative_int, default=0,
                         help="stop after this many epochs without a better --monitor figure (0: never)")
     parser.add_argument("--monitor", choices=("val_accuracy", "val_loss"), default=RECIPE["keep_best"],
                         help="the validation figure that chooses the epoch whose weights are kept, "
                              "and that --patience watches")
-    parser.add_argument("--batch-size", type=experiment.positive_int, default=RECIPE["batch_size"],
+    parser.add_argument("--batch-size", type=positive_int, default=RECIPE["batch_size"],
                         help="images per Adam step")
     parser.add_argument("--lr", type=float, default=RECIPE["lr"], help="Adam's (starting) learning rate")
     parser.add_argument("--schedule", choices=SCHEDULES, default="cosine",
@@ -49,15 +54,15 @@ def main(argv=None):
     early_stopping = {"monitor": arguments.monitor, "patience": arguments.patience} if arguments.patience else None
     overrides = {"epochs": arguments.epochs or RECIPE["epochs"], "batch_size": arguments.batch_size,
                  "lr": arguments.lr, "schedule": SCHEDULES[arguments.schedule], "early_stopping": early_stopping,
-                 "augment": experiment.FLIP_AND_CROP if arguments.augment else None, "keep_best": arguments.monitor,
+                 "augment": FLIP_AND_CROP if arguments.augment else None, "keep_best": arguments.monitor,
                  "batch_norm": arguments.batch_norm}
-    out_dir = arguments.out_dir or experiment.default_out_dir(
-        arguments.default_out_dir, arguments.limit, arguments.seed, experiment.recipe_changes(zoo.FLAGSHIP, overrides))
-    experiment.run_experiment(zoo.FLAGSHIP, overrides, out_dir=out_dir, resume=arguments.resume,
+    out_dir = arguments.out_dir or default_out_dir(
+        arguments.default_out_dir, arguments.limit, arguments.seed, recipe_changes(zoo.FLAGSHIP, overrides))
+    run_experiment(zoo.FLAGSHIP, overrides, out_dir=out_dir, resume=arguments.resume,
                               overwrite=arguments.overwrite, extra_config=vars(arguments),
-                              **experiment.run_settings(arguments))
+                              **run_settings(arguments))
     return 0
 
 
 if __name__ == "__main__":
-    experiment.run_script(main)
+    run_script(main)

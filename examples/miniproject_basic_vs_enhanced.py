@@ -14,15 +14,17 @@ accuracy for the enhanced CNN.
 Writes OUT_DIR/<network>/ (config, history, model, report.txt, curves.png,
 confusion.png, misclassified.png) and OUT_DIR/comparison.md.
 """
-from minicnn import experiment
+from minicnn.cli.arguments import example_parser
+from minicnn.cli.status import run_script
+from minicnn.lab.comparison import run_comparison
 
 
 def main(argv=None):
-    arguments = experiment.example_parser(__doc__, out_dir="runs/miniproject").parse_args(argv)
+    arguments = example_parser(__doc__, out_dir="runs/miniproject").parse_args(argv)
     runs = [(name, name, None) for name in ("miniproject-basic-cnn", "miniproject-enhanced-cnn")]
-    experiment.run_comparison(runs, arguments, "Mini-project (seed 004): basic vs enhanced CNN with augmentation")
+    run_comparison(runs, arguments, "Mini-project (seed 004): basic vs enhanced CNN with augmentation")
     return 0
 
 
 if __name__ == "__main__":
-    experiment.run_script(main)
+    run_script(main)

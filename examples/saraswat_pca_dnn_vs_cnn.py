@@ -26,18 +26,24 @@ and, with --grid-search, OUT_DIR/grid.csv.
 """
 import os
 
-from minicnn import data, experiment, plots, projections, sweep, zoo
+from minicnn import data, plots
+from minicnn.cli.arguments import example_parser, positive_int
+from minicnn.cli.status import run_script
+from minicnn.lab.comparison import comparison_out_dir, run_comparison
+from minicnn.lab.runner import CLASS_NAMES, load_splits, run_settings
+from minicnn.data import projections
+from minicnn.lab import sweep, zoo
 
 PAPER_GRID = ["hidden=64,64-32", "optimizer=Adam:1e-3,RMSprop:1e-2", "batch_size=32,64"]
 
 
 def parse_arguments(argv=None):
-    parser = experiment.example_parser(__doc__, out_dir="runs/saraswat")
-    parser.add_argument("--tsne-samples", type=experiment.positive_int, default=2000,
+    parser = example_parser(__doc__, out_dir="runs/saraswat")
+    parser.add_argument("--tsne-samples", type=positive_int, default=2000,
                         help="how many training images t-SNE maps")
     parser.add_argument("--grid-search", action="store_true",
                         help="also run the paper's 8-configuration grid for the DNN (30 epochs each)")
-    parser.add_argument("--jobs", type=experiment.positive_int, default=1, help="grid configurations trained at once")
+    parser.add_argument("--jobs", type=positive_int, default=1, help="grid configurations trained at once")
     parser.add_argument("--figures-only", action="store_true",
                         help="draw the figures of the data (into OUT_DIR/data/) and train nothing")
     return parser.parse_args(argv)
@@ -46,10 +52,10 @@ def parse_arguments(argv=None):
 def plot_data(arguments):
     """The paper's pictures of the training split, into OUT_DIR/data/."""
     recipe = zoo.NETWORKS["saraswat-pca-dnn"].recipe
-    (images, labels), _, _ = experiment.load_splits(arguments.data_dir, recipe["val_fraction"], arguments.seed,
+    (images, labels), _, _ = load_splits(arguments.data_dir, recipe["val_fraction"], arguments.seed,
                                                     arguments.limit)
     images = data.prepare_images(images)
-    class_names = experiment.CLASS_NAMES
+    class_names = CLASS_NAMES
     figures = os.path.join(arguments.out_dir, "data")
     count = f"{len(labels):,} training images"
     plots.plot_samples(images, labels, class_names, os.path.join(figures, "samples.png"),
@@ -75,7 +81,7 @@ def grid_search(arguments):
     configurations = sweep.parse_grid(PAPER_GRID, epochs=arguments.epochs)
     print(f"\n=== grid search: {len(configurations)} configurations of saraswat-pca-dnn ===", flush=True)
     rows = sweep.run_sweep("saraswat-pca-dnn", configurations, jobs=arguments.jobs, progress=True,
-                           **experiment.run_settings(arguments))
+                           **run_settings(arguments))
     path = os.path.join(arguments.out_dir, "grid.csv")
     sweep.write_csv(rows, path)
     print(sweep.format_table(rows) + f"\n\ngrid written to {path}")
@@ -83,16 +89,16 @@ def grid_search(arguments):
 
 def main(argv=None):
     arguments = parse_arguments(argv)
-    experiment.comparison_out_dir(arguments)   # the figures go beside the runs
+    comparison_out_dir(arguments)   # the figures go beside the runs
     plot_data(arguments)
     if arguments.figures_only:
         return 0
     runs = [(name, name, None) for name in ("saraswat-pca-dnn", "saraswat-cnn")]
-    experiment.run_comparison(runs, arguments, "Saraswat, Challur & Pitta (seed 003): PCA-DNN vs CNN")
+    run_comparison(runs, arguments, "Saraswat, Challur & Pitta (seed 003): PCA-DNN vs CNN")
     if arguments.grid_search:
         grid_search(arguments)
     return 0
 
 
 if __name__ == "__main__":
-    experiment.run_script(main)
+    run_script(main)

@@ -1,15 +1,15 @@
 """Sequential: a list of layers run in order, with Keras's summary and one-file checkpoints."""
 import json
-import zipfile
 
 import numpy as np
 
-from minicnn import backend, threads
+from minicnn import backend
+from minicnn.runtime import threads
 from minicnn.data.augment import affine_transform
-from minicnn.files import atomic_write
+from minicnn.data.files import read_npz, write_npz_atomically
 from minicnn.layers import LAYER_CLASSES
 from minicnn.layers.base import check_initializer
-from minicnn.layers.fused import execution_steps
+from minicnn.runtime.fusion import execution_steps
 
 FORMAT_VERSION = 1
 
@@ -22,7 +22,7 @@ class Sequential:
     did not choose one; ``seed`` seeds the one numpy Generator that draws the
     initial weights and the dropout masks. With ``fuse`` (an attribute too:
     ``model.fuse = False`` turns it off), each BatchNorm -> ReLU -> MaxPool2D in a
-    row runs as one block, minicnn.layers.fused (same outputs, faster).
+    row runs as one block, minicnn.runtime.fusion (same outputs, faster).
     """
 
     def __init__(self, layers, input_shape=(1, 28, 28), init=None, seed=None, dtype="float32", name="sequential",
@@ -264,32 +264,3 @@ def shift_problem(shift, image_size):
         return None
     return (f"shift averaging moves {image_size} images by a whole number of pixels, at least 0 and less than "
             f"their height and width; got {shift!r}")
-
-
-def write_npz_atomically(path, contents):
-    """np.savez into ``path`` through files.atomic_write.
-
-    Object arrays are refused: they could only be stored pickled, and
-    checkpoints are read with allow_pickle=False.
-    """
-    contents = {key: np.asarray(value) for key, value in contents.items()}
-    for key, value in contents.items():
-        if value.dtype.hasobject:
-            raise ValueError(f"cannot save {key!r} into {path}: object arrays would need pickle")
-    with atomic_write(path) as file:
-        np.savez(file, **contents)
-
-
-def read_npz(path):
-    """All arrays of an .npz file, loaded without pickle; ValueError naming the file if it is not one."""
-    with open(path, "rb") as file:   # a missing file stays an OSError
-        if not zipfile.is_zipfile(file):
-            # np.load would take it for a pickle and suggest allow_pickle, which is never the answer here
-            raise ValueError(f"{path}: not a minicnn .npz file (not a zip archive)")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
-    except OSError:
-        raise
-    except (ValueError, zipfile.BadZipFile, EOFError) as error:
-        raise ValueError(f"{path}: not a valid minicnn checkpoint: {error}") from error

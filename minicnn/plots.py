@@ -20,9 +20,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from minicnn import backend
-from minicnn.files import atomic_write
+from minicnn.data.files import atomic_write
 from minicnn.metrics import checked_confusion_matrix
-from minicnn.projections import components_for_variance
+from minicnn.data.projections import components_for_variance
 
 DPI = 130
 LEGEND_CHARACTERS = 70   # a comparison's legend lines are wrapped at this width, about a panel's

@@ -18,9 +18,9 @@ import time
 import numpy as np
 
 from minicnn import backend
-from minicnn.files import atomic_write, npz_fault
+from minicnn.data.files import atomic_write, npz_fault
 from minicnn.losses import SoftmaxCrossEntropy
-from minicnn.model import read_npz
+from minicnn.data.files import read_npz
 
 HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
 MONITORS = ("loss", "accuracy", "val_loss", "val_accuracy")   # what every epoch's logs hold: what a callback can watch

@@ -8,9 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-from minicnn import cli, experiment, zoo
+from minicnn import cli
+from minicnn.lab.runner import load_splits, prepare_inputs
+from minicnn.lab import zoo
 from minicnn.data import datasets
-from minicnn.experiment import default_out_dir, recipe_changes
+from minicnn.lab.runs import default_out_dir, recipe_changes
 from minicnn.model import Sequential
 
 WRONG_LAYER = '''
@@ -310,8 +312,8 @@ def test_a_flip_averaged_run_is_validated_tested_and_evaluated_flip_averaged(cap
     config = json.loads((out_dir / "config.json").read_text())
     history = json.loads((out_dir / "history.json").read_text())
     assert config["recipe"]["flip_averaged"] is True
-    splits = experiment.load_splits(None, 0.2, 0, 300)
-    (_, val, test), _ = experiment.prepare_inputs(splits, config["recipe"])
+    splits = load_splits(None, 0.2, 0, 300)
+    (_, val, test), _ = prepare_inputs(splits, config["recipe"])
     model = Sequential.load(out_dir / "model.npz")
     assert history["val_accuracy"][-1] == pytest.approx(np.mean(model.predict(val[0], flip_averaged=True) == val[1]))
     assert config["test_accuracy"] == pytest.approx(np.mean(model.predict(test[0], flip_averaged=True) == test[1]))
@@ -356,8 +358,8 @@ def test_a_run_resumed_with_shift_averaging_tests_and_judges_its_kept_weights_wi
     config = json.loads((out_dir / "config.json").read_text())
     history = json.loads((out_dir / "history.json").read_text())
     assert config["recipe"]["shift_averaged"] == 1 and history["epoch"] == [1, 2]
-    splits = experiment.load_splits(None, 0.2, 0, 300)
-    (_, val, test), _ = experiment.prepare_inputs(splits, config["recipe"])
+    splits = load_splits(None, 0.2, 0, 300)
+    (_, val, test), _ = prepare_inputs(splits, config["recipe"])
     model = Sequential.load(out_dir / "model.npz")
     views = {"flip_averaged": True, "shift_averaged": 1}
     assert config["test_accuracy"] == pytest.approx(np.mean(model.predict(test[0], **views) == test[1]))

@@ -14,9 +14,10 @@ Skipped where CuPy or a GPU is missing; benchmarks/gpu_check.sh runs it on one.
 import numpy as np
 import pytest
 
-from minicnn import backend, layers, optim, zoo
+from minicnn import backend, layers, optim
+from minicnn.lab import zoo
 from minicnn.data import Augmenter
-from minicnn.experiment import FLIP_AND_CROP
+from minicnn.lab.recipes import FLIP_AND_CROP
 from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.train import fit
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from minicnn import results, zoo
+from minicnn.lab import results, zoo
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir)
 DOCUMENTS = ["README.md"] + sorted(os.path.relpath(path, ROOT) for path in glob.glob(os.path.join(ROOT, "docs", "*.md")))
@@ -31,7 +31,7 @@ def test_the_design_and_the_papers_are_in_docs():
         assert heading in design
     readme = read("README.md")
     assert "(docs/design.md)" in readme and "(docs/papers.md)" in readme
-    assert "docs/papers.md" in read("minicnn/zoo.py")
+    assert "docs/papers.md" in read("minicnn/lab/zoo.py")
 
 
 @pytest.mark.parametrize("name", list(zoo.NETWORKS))

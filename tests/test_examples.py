@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-from minicnn import data, experiment
+from minicnn import data
+from minicnn.cli.arguments import example_parser
+from minicnn.lab.comparison import comparison_out_dir
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
 
@@ -66,10 +68,10 @@ def test_the_readme_quick_try_and_the_flagship_keep_their_own_folders(tmp_path, 
     assert "report and figures in runs/enhanced_cnn-limit60-batch_size64-epochs1/" in capsys.readouterr().out
     assert (flagship / "checkpoint.npz").read_bytes() == b"the flagship, 40 epochs in"
     # a comparison's quick try too
-    parser = experiment.example_parser("a comparison", out_dir="runs/miniproject")
-    assert experiment.comparison_out_dir(parser.parse_args(["--limit", "60", "--epochs", "1"])) == \
+    parser = example_parser("a comparison", out_dir="runs/miniproject")
+    assert comparison_out_dir(parser.parse_args(["--limit", "60", "--epochs", "1"])) == \
         "runs/miniproject-limit60-epochs1"
-    assert experiment.comparison_out_dir(parser.parse_args([])) == "runs/miniproject"
+    assert comparison_out_dir(parser.parse_args([])) == "runs/miniproject"
 
 
 def test_the_flagship_can_keep_and_stop_on_the_validation_loss(tmp_path, monkeypatch, capsys, small_fashion_mnist):

@@ -6,7 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from layer_cases import LAYER_CASES
-from minicnn import backend, layers, threads, zoo
+from minicnn import backend, layers
+from minicnn.lab import zoo
+from minicnn.runtime import threads
 from minicnn.layers.base import memory_order
 from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.model import Sequential

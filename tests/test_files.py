@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from minicnn.files import atomic_write
+from minicnn.data.files import atomic_write
 
 
 @pytest.fixture

@@ -4,8 +4,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minicnn import layers, threads, zoo
-from minicnn.layers.fused import NormalizeActivatePool, execution_steps
+from minicnn import layers
+from minicnn.lab import zoo
+from minicnn.runtime import threads
+from minicnn.runtime.fusion import NormalizeActivatePool, execution_steps
 from minicnn.model import Sequential
 
 

@@ -11,7 +11,8 @@ runs after training (the report of a run) must run on such a backend too.
 import numpy as np
 import pytest
 
-from minicnn import backend, layers, optim, report, zoo
+from minicnn import backend, layers, optim
+from minicnn.lab import report, zoo
 from minicnn.data import Augmenter
 from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.model import Sequential

@@ -6,7 +6,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from minicnn import backend, layers, zoo
+from minicnn import backend, layers
+from minicnn.lab import zoo
 from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.model import Sequential
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from minicnn import plots, projections
+from minicnn import plots
+from minicnn.data import projections
 from minicnn.metrics import FASHION_MNIST_CLASSES
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

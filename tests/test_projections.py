@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from sklearn.decomposition import PCA
 
-from minicnn.projections import PCAProjection, components_for_variance
+from minicnn.data.projections import PCAProjection, components_for_variance
 
 
 @pytest.fixture

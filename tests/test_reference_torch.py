@@ -196,7 +196,7 @@ def test_whole_zoo_network_matches_its_torch_twin(name, training):
     import sys
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks"))
     from torch_twin import torch_twin
-    from minicnn import zoo
+    from minicnn.lab import zoo
 
     model = zoo.build(name, seed=0, dtype="float64")
     twin = torch_twin(model).double()

@@ -1,7 +1,10 @@
 """`minicnn results`: the results table is made from the runs' own config.json files."""
 import json
 
-from minicnn import cli, experiment, results, zoo
+from minicnn import cli
+from minicnn.lab.comparison import comparison_table
+from minicnn.lab.recipes import recipe_for
+from minicnn.lab import results, zoo
 
 
 def write_run(directory, **config):
@@ -44,7 +47,7 @@ def test_the_validation_column_is_the_tested_epochs_the_kept_one_or_the_last(tmp
     rows = results.results_table([tmp_path]).splitlines()[2:]
     validation = {row.split("|")[1].strip(): row.split("|")[5].strip() for row in rows}
     # a shift_averaged of 0 is off, as a missing one is: the same recipe, so the same row
-    assert experiment.recipe_for("report-ann", {"shift_averaged": 0})["shift_averaged"] is None
+    assert recipe_for("report-ann", {"shift_averaged": 0})["shift_averaged"] is None
     assert validation == {"report-ann (keep_best=\"val_loss\")": "80.00% (1 seed)",   # the kept epoch 1
                           "report-ann": "85.00% (1 seed)",   # no weights kept: the last epoch's, not the best one's
                           "report-ann (keep_best=\"val_loss\", shift_averaged=1)": "81.25% (1 seed)"}
@@ -70,9 +73,9 @@ def test_a_run_on_limited_data_is_left_out_unless_asked_and_then_marked(tmp_path
 def test_a_comparison_marks_a_quick_try():
     result = {"label": "ann", "name": "report-ann", "parameters": [235146, 0], "best_val_accuracy": 0.7,
               "test_accuracy": 0.7, "epochs_run": 1, "minutes": 0.1}
-    table = experiment.comparison_table([dict(result, limit=600)])
+    table = comparison_table([dict(result, limit=600)])
     assert table.startswith("A quick try on limited data (--limit 600") and "| 70.00% (--limit 600) |" in table
-    assert "quick try" not in experiment.comparison_table([dict(result, limit=None)])
+    assert "quick try" not in comparison_table([dict(result, limit=None)])
 
 
 def test_general_command_drops_the_output_directory_and_resume_and_generalises_the_seed():
@@ -94,7 +97,7 @@ def test_no_runs_is_a_usage_error(tmp_path, capsys):
 
 
 def test_parameters_come_from_the_saved_model_when_the_config_lacks_them(tmp_path):
-    from minicnn import zoo
+    from minicnn.lab import zoo
     write_run(tmp_path / "run", network="saraswat-cnn", seed=0, test_accuracy=0.9, epochs_run=1)
     zoo.build("saraswat-cnn").save(tmp_path / "run" / "model.npz")
     assert "262,890 + 224 (262,890 + 224)" in results.results_table([str(tmp_path)])

@@ -4,7 +4,8 @@ import sys
 
 import pytest
 
-from minicnn import cli, sweep
+from minicnn import cli
+from minicnn.lab import sweep
 
 TINY_GRID = ["sweep", "saraswat-pca-dnn", "--grid", "hidden=64,64-32", "--limit", "300", "--epochs", "1"]
 

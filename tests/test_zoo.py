@@ -1,7 +1,7 @@
 """The zoo's build(): the BatchNorm convention is the only thing it changes, and Network takes keywords."""
 import pytest
 
-from minicnn import zoo
+from minicnn.lab import zoo
 from minicnn.layers import BatchNorm, Dense, Flatten
 
 

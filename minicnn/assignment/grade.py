@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from minicnn.assignment import graders
 from minicnn.assignment.cases import GradingFailure
 from minicnn.assignment.parts import PARTS, AssignmentError
-from minicnn.files import atomic_write
+from minicnn.data.files import atomic_write
 from minicnn.gradcheck import where_it_failed
 
 START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"

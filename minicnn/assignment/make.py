@@ -18,7 +18,7 @@ import minicnn
 from minicnn import reference
 from minicnn.assignment import cases, graders, notebook, readme
 from minicnn.assignment.parts import BEGIN, END, PARTS, AssignmentError, chosen_parts, reference_source, stubbed_source
-from minicnn.files import atomic_write
+from minicnn.data.files import atomic_write
 
 DOCS = pathlib.Path(minicnn.__file__).resolve().parents[1] / "docs" / "layers.md"
 POINTS = {"expected values": 4, "shapes and dtypes": 2, "gradient check": 4, "drawn settings": 4}

@@ -10,7 +10,8 @@ import pathlib
 import sys
 import types
 
-from minicnn import layers, model, reference, zoo
+from minicnn import layers, model, reference
+from minicnn.lab import zoo
 from minicnn.assignment.cases import GradingFailure
 from minicnn.assignment.parts import PARTS
 from minicnn.gradcheck import where_it_failed

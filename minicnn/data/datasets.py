@@ -33,7 +33,7 @@ import urllib.request
 import numpy as np
 
 from minicnn.data.idx import DatasetError, decompress_if_gzip, parse_idx, read_idx
-from minicnn.files import atomic_write
+from minicnn.data.files import atomic_write
 
 try:
     try:

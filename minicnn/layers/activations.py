@@ -1,5 +1,6 @@
 """Element-wise activations."""
-from minicnn import backend, threads
+from minicnn import backend
+from minicnn.runtime import threads
 from minicnn.layers.base import Layer, empty_in_layout, flat_views
 
 # a thread's share of an element-wise pass gets at least this many values: below it, the thread costs more

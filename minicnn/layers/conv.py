@@ -1,6 +1,7 @@
 """2-D convolution by im2col: gather every receptive field into a column, then one GEMM."""
 
-from minicnn import backend, threads
+from minicnn import backend
+from minicnn.runtime import threads
 from minicnn.layers.base import (Layer, channel_rows, check_initializer, initial_weight_and_bias,
                                  is_positive_whole_number, positive_pair, window_slices)
 

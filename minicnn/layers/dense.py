@@ -1,5 +1,6 @@
 """Fully connected layer and the Flatten that feeds it."""
-from minicnn import backend, threads
+from minicnn import backend
+from minicnn.runtime import threads
 from minicnn.layers.base import Layer, check_initializer, empty_in_layout, initial_weight_and_bias
 
 

@@ -1,7 +1,8 @@
 """Batch normalization, per channel on (N, C, H, W) and per feature on (N, D)."""
 import numpy as np
 
-from minicnn import backend, threads
+from minicnn import backend
+from minicnn.runtime import threads
 from minicnn.layers.base import Layer, channel_rows, from_channel_rows
 
 CONVENTIONS = {

@@ -1,5 +1,6 @@
 """Max and average pooling, floor mode, any window and stride (windows may overlap)."""
-from minicnn import backend, threads
+from minicnn import backend
+from minicnn.runtime import threads
 from minicnn.layers.base import Layer, empty_in_layout, positive_pair, window_slices
 
 

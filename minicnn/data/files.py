@@ -3,6 +3,9 @@ import contextlib
 import json
 import os
 import uuid
+import zipfile
+
+import numpy as np
 
 
 ZIP_MAGIC = b"PK\x03\x04"   # how every .npz (a zip archive) begins
@@ -58,3 +61,32 @@ def read_json(path):
             return json.load(file)
         except json.JSONDecodeError as error:
             raise ValueError(f"{path}: not valid JSON ({error}); mend or remove it") from error
+
+
+def write_npz_atomically(path, contents):
+    """np.savez into ``path`` through atomic_write.
+
+    Object arrays are refused: they could only be stored pickled, and
+    checkpoints are read with allow_pickle=False.
+    """
+    contents = {key: np.asarray(value) for key, value in contents.items()}
+    for key, value in contents.items():
+        if value.dtype.hasobject:
+            raise ValueError(f"cannot save {key!r} into {path}: object arrays would need pickle")
+    with atomic_write(path) as file:
+        np.savez(file, **contents)
+
+
+def read_npz(path):
+    """All arrays of an .npz file, loaded without pickle; ValueError naming the file if it is not one."""
+    with open(path, "rb") as file:   # a missing file stays an OSError
+        if not zipfile.is_zipfile(file):
+            # np.load would take it for a pickle and suggest allow_pickle, which is never the answer here
+            raise ValueError(f"{path}: not a minicnn .npz file (not a zip archive)")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except OSError:
+        raise
+    except (ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise ValueError(f"{path}: not a valid minicnn checkpoint: {error}") from error

@@ -15,9 +15,10 @@ import csv
 import itertools
 import json
 
-from minicnn import zoo
-from minicnn.experiment import recipe_for, run_experiment
-from minicnn.files import atomic_write
+from minicnn.lab import zoo
+from minicnn.lab.recipes import recipe_for
+from minicnn.lab.runner import run_experiment
+from minicnn.data.files import atomic_write
 from minicnn.train import TrainingDiverged
 
 GRID_FORM = ("KEY=VALUE,VALUE,... with KEY a recipe key, e.g. batch_size=32,64 or hidden=64,64-32 "

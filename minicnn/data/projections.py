@@ -12,7 +12,7 @@ importing it.
 import numpy as np
 
 from minicnn import backend
-from minicnn.model import read_npz, write_npz_atomically
+from minicnn.data.files import read_npz, write_npz_atomically
 
 
 def _flattened(images):

@@ -5,7 +5,7 @@ import os
 import numpy as np
 
 from minicnn import backend, metrics
-from minicnn.files import atomic_write
+from minicnn.data.files import atomic_write
 from minicnn.losses import softmax
 
 

@@ -26,7 +26,8 @@ Both are maxima of the same output, so either is a valid (sub)gradient.
 
 Reference: the three unfused layers (tests/test_fused.py holds the block equal to them).
 """
-from minicnn import backend, threads
+from minicnn import backend
+from minicnn.runtime import threads
 from minicnn.layers.activations import LeakyReLU, ReLU
 from minicnn.layers.base import channel_rows, empty_in_layout
 from minicnn.layers.normalization import BatchNorm

@@ -19,8 +19,8 @@ import os
 import re
 import statistics
 
-from minicnn import zoo
-from minicnn.files import read_json
+from minicnn.lab import zoo
+from minicnn.data.files import read_json
 from minicnn.model import Sequential
 
 HEADER = ("| network | parameters: ours (paper) | paper: accuracy (split) | ours: test accuracy "
