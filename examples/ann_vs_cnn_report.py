@@ -1,4 +1,4 @@
-"""The "FASHION-MNIST CLASSIFICATION" report (seed 002): a dense network (ANN) against a CNN.
+"""The ANN-vs-CNN report ("FASHION-MNIST CLASSIFICATION", PyTorch): a dense network (ANN) against a CNN.
 
     python examples/ann_vs_cnn_report.py                          # the full recipe
     python examples/ann_vs_cnn_report.py --limit 2000 --epochs 2  # a quick try
@@ -21,7 +21,7 @@ from minicnn.lab.comparison import run_comparison
 def main(argv=None):
     arguments = example_parser(__doc__, out_dir="runs/ann_vs_cnn_report").parse_args(argv)
     runs = [(name, name, None) for name in ("report-ann", "report-cnn")]
-    run_comparison(runs, arguments, "FASHION-MNIST CLASSIFICATION report (seed 002): ANN vs CNN")
+    run_comparison(runs, arguments, "The ANN-vs-CNN report: ANN vs CNN")
     return 0
 
 

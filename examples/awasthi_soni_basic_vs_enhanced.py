@@ -1,4 +1,4 @@
-"""Awasthi & Soni (seed 001): their basic CNN against their enhanced CNN, each with the paper's recipe.
+"""Awasthi & Soni 2024: their basic CNN against their enhanced CNN, each with the paper's recipe.
 
     python examples/awasthi_soni_basic_vs_enhanced.py                          # the full recipe
     python examples/awasthi_soni_basic_vs_enhanced.py --limit 2000 --epochs 2  # a quick try
@@ -25,7 +25,7 @@ from minicnn.lab.comparison import run_comparison
 def main(argv=None):
     arguments = example_parser(__doc__, out_dir="runs/awasthi_soni").parse_args(argv)
     runs = [(name, name, None) for name in ("awasthi-basic-cnn", "awasthi-enhanced-cnn")]
-    run_comparison(runs, arguments, "Awasthi & Soni (seed 001): basic vs enhanced CNN")
+    run_comparison(runs, arguments, "Awasthi & Soni 2024: basic vs enhanced CNN")
     return 0
 
 

@@ -4,7 +4,7 @@
     python examples/enhanced_cnn.py --backend cupy   # the same on an NVIDIA GPU
     python examples/enhanced_cnn.py --limit 6000 --epochs 3 --batch-size 64   # a quick try: ~80%
 
-Recipe (Awasthi & Soni 2024, seed 001): Adam, batch 512, a stratified 80/20
+Recipe (Awasthi & Soni 2024): Adam, batch 512, a stratified 80/20
 split of the 60,000 training images (48,000 / 12,000), 100 epochs, as the paper
 trained. The paper gives no learning rate; ours starts at 1e-3 (Keras's and
 PyTorch's default) and is cosine-annealed to 0 over the epochs (--schedule

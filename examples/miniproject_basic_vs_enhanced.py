@@ -1,4 +1,4 @@
-"""The Keras mini-project (seed 004): its basic CNN against its enhanced CNN trained with augmentation.
+"""The Keras mini-project: its basic CNN against its enhanced CNN trained with augmentation.
 
     python examples/miniproject_basic_vs_enhanced.py                          # the full recipe
     python examples/miniproject_basic_vs_enhanced.py --limit 2000 --epochs 2  # a quick try
@@ -22,7 +22,7 @@ from minicnn.lab.comparison import run_comparison
 def main(argv=None):
     arguments = example_parser(__doc__, out_dir="runs/miniproject").parse_args(argv)
     runs = [(name, name, None) for name in ("miniproject-basic-cnn", "miniproject-enhanced-cnn")]
-    run_comparison(runs, arguments, "Mini-project (seed 004): basic vs enhanced CNN with augmentation")
+    run_comparison(runs, arguments, "The Keras mini-project: basic vs enhanced CNN with augmentation")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Saraswat, Challur & Pitta (seed 003): a dense network on PCA features against a CNN, with the data's pictures.
+"""Saraswat, Challur & Pitta: a dense network on PCA features against a CNN, with the data's pictures.
 
     python examples/saraswat_pca_dnn_vs_cnn.py                            # figures, then both networks
     python examples/saraswat_pca_dnn_vs_cnn.py --grid-search --jobs 2     # and the paper's grid for the DNN
@@ -94,7 +94,7 @@ def main(argv=None):
     if arguments.figures_only:
         return 0
     runs = [(name, name, None) for name in ("saraswat-pca-dnn", "saraswat-cnn")]
-    run_comparison(runs, arguments, "Saraswat, Challur & Pitta (seed 003): PCA-DNN vs CNN")
+    run_comparison(runs, arguments, "Saraswat, Challur & Pitta: PCA-DNN vs CNN")
     if arguments.grid_search:
         grid_search(arguments)
     return 0

@@ -1,4 +1,4 @@
-"""The per-paper example scripts: every one answers --help, and seed 003's runs end to end on a --limit."""
+"""The per-paper example scripts: every one answers --help, and Saraswat et al.'s runs end to end on a --limit."""
 import glob
 import os
 import runpy

@@ -1,4 +1,4 @@
-"""minicnn.projections: the PCA preprocessing of seed 003 against scikit-learn's PCA, and its file."""
+"""minicnn.projections: the PCA preprocessing of Saraswat et al. against scikit-learn's PCA, and its file."""
 import numpy as np
 import pytest
 from sklearn.decomposition import PCA

@@ -54,9 +54,10 @@ def test_band_cnn_with_the_conclusions_batch_norm_layers():
     assert kinds.count("BatchNorm") == 4 and not any(isinstance(layer, layers.BatchNorm) for layer in plain.layers)
 
 
-# The framework each paper names, quoted in docs/papers.md: its initialisation is the zoo's. Seed 001: "a
-# Convolutional Neural Network (CNN) model ... using Keras"; seed 002: "implemented in PyTorch"; seed 003:
-# "The models are implemented in Pytorch"; seed 004 is a Keras notebook. Seed 000 names none (band-cnn).
+# The framework each paper names, quoted in docs/papers.md: its initialisation is the zoo's. Awasthi & Soni:
+# "a Convolutional Neural Network (CNN) model ... using Keras"; the ANN-vs-CNN report: "implemented in PyTorch";
+# Saraswat et al.: "The models are implemented in Pytorch"; the mini-project is a Keras notebook. Band et al.
+# name none (band-cnn).
 PAPERS_FRAMEWORKS = {"awasthi-basic-cnn": "keras", "awasthi-enhanced-cnn": "keras",
                      "report-ann": "pytorch", "report-cnn": "pytorch", "saraswat-pca-dnn": "pytorch",
                      "saraswat-cnn": "pytorch", "miniproject-basic-cnn": "keras", "miniproject-enhanced-cnn": "keras"}
@@ -68,6 +69,6 @@ def test_each_paper_network_is_initialised_as_its_papers_framework(name):
 
 
 def test_every_network_of_a_paper_that_names_its_framework_is_in_that_table():
-    naming = (zoo.SEED001, zoo.SEED002, zoo.SEED003, zoo.SEED004)
+    naming = (zoo.AWASTHI_SONI, zoo.ANN_VS_CNN_REPORT, zoo.SARASWAT, zoo.MINIPROJECT)
     named = {name for name, network in zoo.NETWORKS.items() if network.paper in naming}
-    assert named == set(PAPERS_FRAMEWORKS), "a new network of seeds 001-004: add its paper's framework above"
+    assert named == set(PAPERS_FRAMEWORKS), "a new network of a paper that names its framework: add it above"

@@ -111,7 +111,7 @@ def build_parser():
                     "and rank them by validation accuracy",
                     "Train every configuration of a grid (the cartesian product of the --grid entries) with "
                     "joblib on this machine or on a Dask cluster; print and write one row per configuration, "
-                    "best validation accuracy first. Example (seed 003's grid): minicnn sweep saraswat-pca-dnn "
+                    "best validation accuracy first. Example (the grid of Saraswat et al.): minicnn sweep saraswat-pca-dnn "
                     "--grid hidden=64,64-32 optimizer=Adam:1e-3,RMSprop:1e-2 batch_size=32,64")
     network_argument(sweep)
     sweep.add_argument("--grid", nargs="+", required=True, metavar="KEY=V1,V2",

@@ -1,4 +1,4 @@
-"""Principal components and t-SNE: seed 003's PCA preprocessing and the 2-D and 3-D maps of the data.
+"""Principal components and t-SNE: the PCA preprocessing of Saraswat et al. and the 2-D and 3-D maps of the data.
 
     projection = PCAProjection.fit(train_images, variance=0.95)   # 187 components on Fashion-MNIST
     features = projection.transform(test_images)                 # (N, 187)

@@ -9,7 +9,7 @@ never averaged together. A run on limited data (--limit) is no reproduction of
 a paper: it is left out, unless asked for (include_limited), and then has a
 row of its own marked "limit=N images".
 
-Every number comes from a run directory written by minicnn.experiment
+Every number comes from a run directory written by minicnn.lab.runner
 (config.json: the command, the network, the seed, the epochs run, the training
 seconds and the test accuracy), so the table can always be made again.
 """

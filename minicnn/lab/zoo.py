@@ -3,7 +3,7 @@
 ``NETWORKS[name]`` is a ``Network``: the builder plus the paper, the
 published parameter counts, the reported accuracy (and on which split) and
 the training recipe. ``build(name)`` returns a fresh Sequential.
-``minicnn.experiment.run_experiment(name)`` trains a network with its recipe,
+``minicnn.lab.runner.run_experiment(name)`` trains a network with its recipe,
 a dict whose keys ``RECIPE_KEYS`` explains; ``minicnn train NAME --set KEY=VALUE``
 overrides any of them.
 """
@@ -146,27 +146,27 @@ def minicnn_best():
 
 IMAGE = (1, 28, 28)
 BAND = "Band et al., CNN Model for Image Classification on MNIST and Fashion-MNIST Dataset"
-SEED001 = "Awasthi & Soni, Enhanced CNN Architecture for Image Classification on the Fashion-MNIST Dataset (2024)"
-SEED002 = "FASHION-MNIST CLASSIFICATION report (ANN vs CNN, PyTorch)"
-SEED003 = "Saraswat, Challur, Pitta, Classification of Fashion MNIST Dataset Using DNN and CNN"
-SEED004 = "Mini-project: image classification of fashion items using deep learning (Keras)"
+AWASTHI_SONI = "Awasthi & Soni, Enhanced CNN Architecture for Image Classification on the Fashion-MNIST Dataset (2024)"
+ANN_VS_CNN_REPORT = "FASHION-MNIST CLASSIFICATION report (ANN vs CNN, PyTorch)"
+SARASWAT = "Saraswat, Challur, Pitta, Classification of Fashion MNIST Dataset Using DNN and CNN"
+MINIPROJECT = "Mini-project: image classification of fashion items using deep learning (Keras)"
 OURS = "minicnn (ours)"
-# Seed 001 trains 100 epochs (its Table 1); we end with the weights of the best validation-accuracy epoch.
+# Awasthi & Soni train 100 epochs (their Table 1); we end with the weights of the best validation-accuracy epoch.
 UP_TO = {"keep_best": "val_accuracy"}
 
 NETWORKS = {network.name: network for network in [
-    Network(name="band-cnn", paper=BAND, citation="Band et al. (seed 000)",
+    Network(name="band-cnn", paper=BAND, citation="Band et al.",
             description="4 conv (64, 64, 128, 128) + 2 max-pool + dropout, Dense 256",
             layers=band_cnn, input_shape=IMAGE, trainable_params=786_122, non_trainable_params=0,
             reported_accuracy=0.9274, reported_split="test", framework="keras",
             recipe={"optimizer": "Adam", "lr": 1e-3, "batch_size": 64, "epochs": 20, "val_fraction": 0.2,
                     "batch_norm_layers": False}),
-    Network(name="awasthi-basic-cnn", paper=SEED001, citation="Awasthi & Soni 2024 (seed 001)",
+    Network(name="awasthi-basic-cnn", paper=AWASTHI_SONI, citation="Awasthi & Soni 2024",
             description="1 conv (64) + max-pool, Dense 128 (overfits)",
             layers=awasthi_basic_cnn, input_shape=IMAGE, trainable_params=1_386_506, non_trainable_params=0,
             reported_accuracy=0.917, reported_split="validation", framework="keras",
             recipe={"optimizer": "Adam", "lr": 1e-3, "batch_size": 512, "epochs": 100, "val_fraction": 0.2, **UP_TO}),
-    Network(name="awasthi-enhanced-cnn", paper=SEED001, citation="Awasthi & Soni 2024 (seed 001)",
+    Network(name="awasthi-enhanced-cnn", paper=AWASTHI_SONI, citation="Awasthi & Soni 2024",
             description="3 x (conv same + BatchNorm + ReLU + max-pool), Dense 256-128, dropout 0.5 (the flagship)",
             layers=awasthi_enhanced_cnn, input_shape=IMAGE, trainable_params=422_474, non_trainable_params=448,
             reported_accuracy=0.933, reported_split="validation", framework="keras",
@@ -174,19 +174,19 @@ NETWORKS = {network.name: network for network in [
                     # the paper states no learning rate or schedule: annealing keeps the validation accuracy
                     # steady where a constant 1e-3 swings by a point (docs/results.md, the flagship)
                     "schedule": {"name": "CosineAnnealingLR"}}),
-    Network(name="report-ann", paper=SEED002, citation="ANN vs CNN report (seed 002)",
+    Network(name="report-ann", paper=ANN_VS_CNN_REPORT, citation="ANN-vs-CNN report",
             description="MLP 784-256-128-10, dropout 0.2",
             layers=report_ann, input_shape=IMAGE, trainable_params=235_146, non_trainable_params=0,
             reported_accuracy=0.85, reported_split="test", framework="pytorch",
             recipe={"optimizer": "Adam", "lr": 1e-3, "batch_size": 64, "epochs": 10, "val_fraction": 0.2,
                     "standardize": True}),
-    Network(name="report-cnn", paper=SEED002, citation="ANN vs CNN report (seed 002)",
+    Network(name="report-cnn", paper=ANN_VS_CNN_REPORT, citation="ANN-vs-CNN report",
             description="2 conv same (32, 64) + 1 max-pool, Dense 128, dropout 0.25",
             layers=report_cnn, input_shape=IMAGE, trainable_params=1_625_866, non_trainable_params=0,
             reported_accuracy=0.90, reported_split="test", framework="pytorch",
             recipe={"optimizer": "Adam", "lr": 1e-3, "batch_size": 64, "epochs": 10, "val_fraction": 0.2,
                     "standardize": True}),
-    Network(name="saraswat-pca-dnn", paper=SEED003, citation="Saraswat et al. (seed 003)",
+    Network(name="saraswat-pca-dnn", paper=SARASWAT, citation="Saraswat et al.",
             description="PCA to 95% variance (187 components), Dense 64, Dense 10",
             layers=saraswat_pca_dnn, input_shape=(187,), trainable_params=12_682, non_trainable_params=0,
             # PyTorch: the authors' notebooks build it from torch.nn.Linear, default initialisation
@@ -194,19 +194,19 @@ NETWORKS = {network.name: network for network in [
             recipe={"optimizer": "Adam", "lr": 1e-3, "batch_size": 32, "epochs": 30, "val_fraction": 0.2,
                     "pca_variance": 0.95, "hidden": [64],
                     "keep_best": "val_accuracy"}),  # "the best validation accuracy ... saved for final evaluation"
-    Network(name="saraswat-cnn", paper=SEED003, citation="Saraswat et al. (seed 003)",
+    Network(name="saraswat-cnn", paper=SARASWAT, citation="Saraswat et al.",
             description="4 conv valid (16, 32, 64, 128) with BatchNorm + LeakyReLU 0.2, Dense 256-128",
             layers=saraswat_cnn, input_shape=IMAGE, trainable_params=262_890, non_trainable_params=224,
-            # PyTorch: "The models are implemented in Pytorch" (docs/papers.md, seed 003)
+            # PyTorch: "The models are implemented in Pytorch" (docs/papers.md, Saraswat et al.)
             reported_accuracy=0.8970, reported_split="test", framework="pytorch",
             recipe={"optimizer": "Adam", "lr": 1e-3, "batch_size": 128, "epochs": 10, "val_fraction": 0.2,
                     "keep_best": "val_accuracy"}),
-    Network(name="miniproject-basic-cnn", paper=SEED004, citation="Mini-project (seed 004)",
+    Network(name="miniproject-basic-cnn", paper=MINIPROJECT, citation="Keras mini-project",
             description="2 conv valid (32, 64) + max-pool, Dense 128, dropout 0.5",
             layers=miniproject_basic_cnn, input_shape=IMAGE, trainable_params=225_034, non_trainable_params=0,
             reported_accuracy=None, reported_split=None, framework="keras",
             recipe={"optimizer": "Adam", "lr": 1e-3, "batch_size": 64, "epochs": 15, "val_fraction": 0.2}),
-    Network(name="miniproject-enhanced-cnn", paper=SEED004, citation="Mini-project (seed 004)",
+    Network(name="miniproject-enhanced-cnn", paper=MINIPROJECT, citation="Keras mini-project",
             description="3 conv valid (32, 64, 128) + BatchNorm, Dense 128, dropout 0.5, augmentation",
             layers=miniproject_enhanced_cnn, input_shape=IMAGE, trainable_params=241_994, non_trainable_params=448,
             reported_accuracy=0.8929, reported_split="test", framework="keras",
