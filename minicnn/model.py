@@ -1,5 +1,6 @@
 """Sequential: a list of layers run in order, with Keras's summary and one-file checkpoints."""
 import json
+import warnings
 
 import numpy as np
 
@@ -247,8 +248,18 @@ class Sequential:
             target[...] = backend.to_device(value, dtype=target.dtype)
 
     def to(self, backend_name):
-        """Make ``backend_name`` the active backend and move every parameter, grad and buffer onto it."""
-        backend.set_backend(backend_name)
+        """Move every parameter, grad and buffer onto ``backend_name``, which should be the active backend.
+
+        The backend is one for the whole process (minicnn.set_backend) and every model computes on it,
+        so it is switched on its own, explicitly, before each model is moved:
+        ``mc.set_backend("cupy"); model.to("cupy")``. A ``backend_name`` that is not the active one
+        still switches it, with a FutureWarning: that goes in the next release.
+        """
+        if backend_name != backend.name:
+            warnings.warn(f"model.to({backend_name!r}) switched the whole process to {backend_name}, for every "
+                          f"model: call minicnn.set_backend({backend_name!r}) first (model.to will stop switching "
+                          "it in the next release)", FutureWarning, stacklevel=2)
+            backend.set_backend(backend_name)
         self.fused_blocks.clear()   # their work buffers belong to the other backend
         for layer in self.layers:
             for group in (layer.params, layer.grads, layer.buffers):

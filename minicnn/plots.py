@@ -22,6 +22,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 from minicnn import backend
 from minicnn.data.files import atomic_write
 from minicnn.metrics import checked_confusion_matrix
+from minicnn.train import best_epoch_index
 from minicnn.data.projections import components_for_variance
 
 DPI = 130
@@ -78,18 +79,10 @@ def _best_validation_epoch(history):
     """
     for key in ("val_accuracy", "val_loss"):
         values = _recorded(history, key)
-        best = None if values is None else _best_index(values, key)
+        best = None if values is None else best_epoch_index(values, key)
         if best is not None:
             return best
     return None
-
-
-def _best_index(values, metric):
-    """The 0-based index of the best of ``values`` (highest for an accuracy, lowest for a loss), or None
-    when every value is NaN (a diverged run)."""
-    if np.isnan(values).all():
-        return None
-    return int(np.nanargmax(values) if metric.endswith("accuracy") else np.nanargmin(values))
 
 
 def _metric_text(value, metric):
@@ -209,7 +202,7 @@ def plot_history_comparison(histories, path, title="Validation curves", from_epo
         for label, curves in recorded.items():
             values = curves[metric]
             if values is not None:
-                best = _best_index(values, metric)
+                best = best_epoch_index(values, metric)
                 best_text = ("diverged" if best is None
                              else f"best {_metric_text(values[best], metric)}, epoch {best + 1}")
                 if len(values) < from_epoch:   # in the legend all the same, so that no run goes missing unsaid

@@ -1,6 +1,7 @@
 """Sequential: parameter counts and summaries as Keras prints them, save/load, refusing bad checkpoints."""
 import json
 import os
+import warnings
 import zipfile
 
 import numpy as np
@@ -308,3 +309,15 @@ def test_saraswat_pca_dnn_is_initialised_like_the_authors_pytorch_code():
         weights, bias = (backend.to_numpy(layer.params[key]) for key in ("W", "b"))
         assert np.abs(weights).max() <= 1 / np.sqrt(fan_in) and np.abs(bias).max() <= 1 / np.sqrt(fan_in)
         assert bias.any()
+
+
+def test_to_the_active_backend_moves_the_model_and_to_another_one_warns_that_it_switches_the_process():
+    model = Sequential([layers.Dense(3)], input_shape=(4,), seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert model.to(backend.name) is model
+    if "cupy" not in backend.available_backends():   # the warning comes before the switch is tried (and fails)
+        with pytest.warns(FutureWarning, match=r"call minicnn.set_backend\('cupy'\) first"), \
+                pytest.raises(backend.BackendError):
+            model.to("cupy")
+        assert backend.name == "numpy"

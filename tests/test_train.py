@@ -11,7 +11,8 @@ import pytest
 
 from minicnn import backend, cli, layers, optim
 from minicnn.model import Sequential
-from minicnn.train import EarlyStopping, History, KeepBestWeights, TrainingDiverged, evaluate, fit, what_comes_next
+from minicnn.train import (Checkpoint, EarlyStopping, History, KeepBestWeights, SaveHistory, TrainingDiverged,
+                           TrainingPosition, best_epoch_index, evaluate, fit)
 
 TINY_SETUP = textwrap.dedent("""
     import numpy as np
@@ -101,7 +102,8 @@ def run_to_the_end(checkpoint=None, resume=False, epochs=4):
     schedule = optim.CosineAnnealingLR(optimizer, T_max=4)
     callbacks = [KeepBestWeights("val_loss")]
     history = fit(model, optimizer, train, val, epochs=epochs, batch_size=16, schedule=schedule,
-                  augment=noisy_augment, callbacks=callbacks, checkpoint=checkpoint, resume=resume, seed=5,
+                  augment=noisy_augment, callbacks=callbacks,
+                  checkpoint=checkpoint and Checkpoint(checkpoint, resume=resume), seed=5,
                   progress=False)
     return model, history
 
@@ -201,7 +203,8 @@ def test_resume_gives_each_callback_its_own_saved_state(tmp_path):
     stopping, keep_loss, keep_accuracy = EarlyStopping("val_loss", patience=50), KeepBestWeights("val_loss"), \
         KeepBestWeights("val_accuracy")
     history = fit(model, optim.Adam(model, lr=0.01), train, val, epochs=3, batch_size=16,
-                  callbacks=[stopping, keep_accuracy, keep_loss], checkpoint=checkpoint, resume=True, progress=False)
+                  callbacks=[stopping, keep_accuracy, keep_loss], checkpoint=Checkpoint(checkpoint, resume=True),
+                  progress=False)
     assert stopping.best == min(history["val_loss"][:3]) and keep_loss.best == min(history["val_loss"])
     assert keep_accuracy.best_epoch == 3  # saved state was for val_loss only: it starts fresh at epoch 3
 
@@ -248,10 +251,10 @@ def test_ctrl_c_after_the_last_step_of_an_epoch_still_stops_the_run(tmp_path, ca
     with pytest.raises(KeyboardInterrupt):
         fit(model, optim.SGD(model), train, val, epochs=2, batch_size=32, callbacks=[CtrlCDuringValidation()],
             checkpoint=str(checkpoint), progress=False)
-    assert f"interrupted after epoch 2: saved {checkpoint}. Continue with --resume (resume=True in fit): training " \
-        "goes on with epoch 3." in capsys.readouterr().err
-    history = fit(model, optim.SGD(model), train, val, epochs=3, batch_size=32, checkpoint=str(checkpoint),
-                  resume=True, progress=False)
+    assert f"interrupted after epoch 2: saved {checkpoint}. Continue with --resume (Checkpoint(path, resume=True) " \
+        "in fit): training goes on with epoch 3." in capsys.readouterr().err
+    history = fit(model, optim.SGD(model), train, val, epochs=3, batch_size=32,
+                  checkpoint=Checkpoint(checkpoint, resume=True), progress=False)
     assert history["epoch"] == [1, 2, 3]
 
 
@@ -260,29 +263,31 @@ def test_a_checkpoint_is_resumed_only_by_its_own_run(tmp_path):
     checkpoint = str(tmp_path / "checkpoint.npz")
     identity = {"network": "tiny", "recipe": {"lr": 0.1, "hidden": (4, 2)}, "seed": 0}
     model = tiny_model()
-    fit(model, optim.SGD(model, lr=0.1), train, val, epochs=1, checkpoint=checkpoint, identity=identity,
+    fit(model, optim.SGD(model, lr=0.1), train, val, epochs=1, checkpoint=Checkpoint(checkpoint, identity=identity),
         progress=False)
     model = tiny_model()   # the same identity (its tuple saved as a list) resumes
-    history = fit(model, optim.SGD(model, lr=0.1), train, val, epochs=2, checkpoint=checkpoint, resume=True,
-                  identity=dict(identity), progress=False)
+    history = fit(model, optim.SGD(model, lr=0.1), train, val, epochs=2,
+                  checkpoint=Checkpoint(checkpoint, resume=True, identity=dict(identity)), progress=False)
     assert history["epoch"] == [1, 2]
     # a setting that is off counts as left out: a recipe key added since (off) still resumes the run
     model = tiny_model()
-    history = fit(model, optim.SGD(model, lr=0.1), train, val, epochs=3, checkpoint=checkpoint, resume=True,
-                  identity=dict(identity, recipe={"lr": 0.1, "hidden": (4, 2), "new_switch": False,
-                                                  "new_setting": None}), progress=False)
+    history = fit(model, optim.SGD(model, lr=0.1), train, val, epochs=3,
+                  checkpoint=Checkpoint(checkpoint, resume=True, identity=dict(
+                      identity, recipe={"lr": 0.1, "hidden": (4, 2), "new_switch": False, "new_setting": None})),
+                  progress=False)
     assert history["epoch"] == [1, 2, 3]
     other = dict(identity, recipe={"lr": 0.05, "hidden": (4, 2)}, seed=1)
     model = tiny_model()
     with pytest.raises(ValueError, match=r"checkpoint of another run \(recipe\.lr 0\.1 there, 0\.05 here; "
                                          r"seed 0 there, 1 here\)"):
-        fit(model, optim.SGD(model, lr=0.05), train, val, epochs=4, checkpoint=checkpoint, resume=True,
-            identity=other, progress=False)
+        fit(model, optim.SGD(model, lr=0.05), train, val, epochs=4,
+            checkpoint=Checkpoint(checkpoint, resume=True, identity=other), progress=False)
     # a switch turned on since the checkpoint was made (absent from it) is named as off there
     model = tiny_model()
     with pytest.raises(ValueError, match=r"\(recipe\.flip_averaged off \(not set\) there, True here\)"):
-        fit(model, optim.SGD(model, lr=0.1), train, val, epochs=4, checkpoint=checkpoint, resume=True,
-            identity=dict(identity, recipe={"lr": 0.1, "hidden": (4, 2), "flip_averaged": True}), progress=False)
+        fit(model, optim.SGD(model, lr=0.1), train, val, epochs=4, progress=False,
+            checkpoint=Checkpoint(checkpoint, resume=True, identity=dict(
+                identity, recipe={"lr": 0.1, "hidden": (4, 2), "flip_averaged": True})))
 
 
 class HistoryReader(EarlyStopping):
@@ -305,8 +310,8 @@ def test_the_history_is_written_after_every_epoch(tmp_path):
     train, val = tiny_problem()
     model = tiny_model()
     reader = HistoryReader(tmp_path)
-    fit(model, optim.Adam(model), train, val, epochs=3, batch_size=32, callbacks=[reader], progress=False,
-        history_dir=tmp_path)
+    fit(model, optim.Adam(model), train, val, epochs=3, batch_size=32, callbacks=[reader, SaveHistory(tmp_path)],
+        progress=False)
     assert reader.seen == [None, [1], [1, 2]]
     assert json.loads((tmp_path / "history.json").read_text())["epoch"] == [1, 2, 3]
     assert (tmp_path / "history.csv").read_text().count("\n") == 4
@@ -320,16 +325,17 @@ def test_resuming_says_where_it_resumes(tmp_path, capsys):
     model = tiny_model()
     fit(model, optim.Adam(model), train, val, epochs=2, batch_size=32, checkpoint=checkpoint, progress=False)
     model = tiny_model()
-    fit(model, optim.Adam(model), train, val, epochs=3, batch_size=32, checkpoint=checkpoint, resume=True)
+    fit(model, optim.Adam(model), train, val, epochs=3, batch_size=32, checkpoint=Checkpoint(checkpoint, resume=True))
     assert capsys.readouterr().out.startswith(
         f"resuming {checkpoint}, saved after epoch 2: training goes on with epoch 3 of 3\n")
 
 
 def test_a_run_resumed_mid_epoch_counts_its_epochs_not_its_steps_against_the_total():
     # the total is of epochs: "from step 233 of 60" read as if the epoch had 60 steps
-    assert what_comes_next({"epoch": 49, "step": 232}, 60) == "epoch 49 of 60 is not finished and goes on from step 233"
-    assert what_comes_next({"epoch": 5, "step": 0}, 30) == "training goes on with epoch 5 of 30"
-    assert what_comes_next({"epoch": 3, "step": 3}) == "epoch 3 is not finished and goes on from step 4"
+    assert TrainingPosition(epoch=49, step=232).what_comes_next(60) == \
+        "epoch 49 of 60 is not finished and goes on from step 233"
+    assert TrainingPosition(epoch=5, step=0).what_comes_next(30) == "training goes on with epoch 5 of 30"
+    assert TrainingPosition(epoch=3, step=3).what_comes_next() == "epoch 3 is not finished and goes on from step 4"
 
 
 def test_a_run_that_stopped_early_stays_stopped_when_resumed(tmp_path):
@@ -339,8 +345,9 @@ def test_a_run_that_stopped_early_stays_stopped_when_resumed(tmp_path):
     stopped = fit(model, optim.SGD(model, lr=0.0), train, val, epochs=20, batch_size=16, checkpoint=checkpoint,
                   callbacks=[EarlyStopping("val_loss", patience=2)], progress=False)
     model = tiny_model()
-    resumed = fit(model, optim.SGD(model, lr=0.0), train, val, epochs=20, batch_size=16, checkpoint=checkpoint,
-                  callbacks=[EarlyStopping("val_loss", patience=2)], resume=True, progress=False)
+    resumed = fit(model, optim.SGD(model, lr=0.0), train, val, epochs=20, batch_size=16,
+                  checkpoint=Checkpoint(checkpoint, resume=True),
+                  callbacks=[EarlyStopping("val_loss", patience=2)], progress=False)
     assert resumed["epoch"] == stopped["epoch"] == [1, 2, 3]
 
 
@@ -371,8 +378,55 @@ def test_a_second_ctrl_c_says_whether_a_checkpoint_survived(tmp_path, capsys, ep
     if survived:
         assert f"{checkpoint} is whole and {survived}; --resume continues from there" in error
         model = tiny_model()
-        history = fit(model, optim.SGD(model), train, val, epochs=2, batch_size=16, checkpoint=str(checkpoint),
-                      resume=True, progress=False)
+        history = fit(model, optim.SGD(model), train, val, epochs=2, batch_size=16,
+                      checkpoint=Checkpoint(checkpoint, resume=True), progress=False)
         assert history["epoch"] == [1, 2]
     else:
         assert "No checkpoint was saved: the run starts over" in error and not checkpoint.exists()
+
+
+def test_the_best_epoch_is_the_first_of_the_best_and_never_a_diverged_one():
+    assert best_epoch_index([0.5, 0.7, 0.7, 0.6], "val_accuracy") == 1
+    assert best_epoch_index([0.5, 0.3, 0.3, float("nan")], "val_loss") == 1
+    assert best_epoch_index([float("nan"), float("nan")], "val_loss") is None
+    assert best_epoch_index([], "val_accuracy") is None
+
+
+def test_the_keywords_of_the_earlier_release_still_work_with_a_warning(tmp_path):
+    train, val = tiny_problem()
+    checkpoint = str(tmp_path / "checkpoint.npz")
+    model = tiny_model()
+    fit(model, optim.SGD(model, lr=0.1), train, val, epochs=1, checkpoint=checkpoint, progress=False)
+    model = tiny_model()
+    with pytest.warns(FutureWarning, match="fit\\(\\)'s history_dir, identity, resume go in the next release"):
+        history = fit(model, optim.SGD(model, lr=0.1), train, val, epochs=2, checkpoint=checkpoint, resume=True,
+                      identity={"seed": 0}, history_dir=tmp_path, progress=False)
+    assert history["epoch"] == [1, 2]
+    assert json.loads((tmp_path / "history.json").read_text())["epoch"] == [1, 2]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'epoch'"):
+        fit(model, optim.SGD(model), train, val, epoch=3)
+
+
+class CountsItsCalls:
+    """A callback with every hook of minicnn.train.Callback, written without the base class."""
+
+    def __init__(self):
+        self.calls = []
+
+    def on_train_begin(self, model, history):
+        self.calls.append(("begin", list(history["epoch"])))
+
+    def on_epoch_end(self, logs, model):
+        self.calls.append(("epoch", logs["epoch"]))
+        return False
+
+    def on_train_end(self, model):
+        self.calls.append(("end", None))
+
+
+def test_every_callback_hook_is_called_in_order():
+    train, val = tiny_problem()
+    model = tiny_model()
+    callback = CountsItsCalls()
+    fit(model, optim.SGD(model), train, val, epochs=2, batch_size=32, callbacks=[callback], progress=False)
+    assert callback.calls == [("begin", []), ("epoch", 1), ("epoch", 2), ("end", None)]

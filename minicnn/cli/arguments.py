@@ -15,7 +15,6 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
         return super()._get_help_string(action)
 
 
-
 def positive_int(text):
     """argparse type for counts (--epochs, --limit, --jobs): 0 would silently mean "all" or "nothing"."""
     try:
@@ -25,7 +24,6 @@ def positive_int(text):
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
     return value
-
 
 
 def non_negative_int(text):
@@ -38,7 +36,6 @@ def non_negative_int(text):
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
     return value
-
 
 
 def add_data_dir_argument(parser):
@@ -59,7 +56,6 @@ def add_training_arguments(parser):
     add_data_dir_argument(parser)
 
 
-
 def add_run_arguments(parser, out_dir):
     """The flags every example and `minicnn train`/`reproduce` share; ``out_dir`` is the folder of the paper's
     run, --out-dir's default (``arguments.default_out_dir``; see default_out_dir for the other runs')."""
@@ -75,7 +71,6 @@ def add_run_arguments(parser, out_dir):
                             "to train a finished run further, give its --out-dir and more --epochs")
     again.add_argument("--overwrite", action="store_true",
                        help="start again in an OUT_DIR that holds a run, removing that run's files")
-
 
 
 def example_parser(description, out_dir):

@@ -92,15 +92,15 @@ def command_train(arguments):
     if arguments.augment is not None:
         recipe_augmentation = recipe_for(arguments.name, overrides).get("augment")
         overrides["augment"] = (recipe_augmentation or FLIP_AND_CROP) if arguments.augment else None
-    return run(arguments, overrides)
+    return train_and_report(arguments, overrides)
 
 
 def command_reproduce(arguments):
     """`minicnn reproduce NAME`: the paper's recipe as it is (--epochs only for a quick try)."""
-    return run(arguments, {"epochs": arguments.epochs} if arguments.epochs is not None else {})
+    return train_and_report(arguments, {"epochs": arguments.epochs} if arguments.epochs is not None else {})
 
 
-def run(arguments, overrides):
+def train_and_report(arguments, overrides):
     """run_experiment for train and reproduce, into --out-dir (default runs/NAME for the paper's recipe,
     runs/NAME-<what differs> for any other run), the command line recorded."""
     out_dir = arguments.out_dir or default_out_dir(os.path.join("runs", arguments.name), arguments.limit,

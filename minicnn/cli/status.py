@@ -11,7 +11,6 @@ from minicnn.train import TrainingDiverged
 OPTIONAL_PACKAGES = {"sklearn": "scikit-learn", "joblib": "joblib", "tqdm": "tqdm"}
 
 
-
 def exit_status(function, program, usage_errors=()):
     """Run ``function()`` as the body of a program: its exit status, and for the errors a user can fix,
     one line naming ``program`` instead of a traceback.
@@ -46,7 +45,6 @@ def exit_status(function, program, usage_errors=()):
     except KeyboardInterrupt:
         print(f"{program}: interrupted", file=sys.stderr)
         return 130
-
 
 
 def run_script(main):

@@ -21,7 +21,6 @@ def comparison_out_dir(arguments):
     return arguments.out_dir
 
 
-
 def run_comparison(runs, arguments, title):
     """Run several experiments into OUT_DIR/<label>/; write OUT_DIR/comparison.md, a table of them all,
     and OUT_DIR/comparison.png, their validation curves on shared axes.
@@ -56,7 +55,6 @@ def run_comparison(runs, arguments, title):
                                            os.path.join(arguments.out_dir, "comparison.png"), title=title)
     print(f"\n{table}\n\ncomparison written to {path} and {figure}")
     return results
-
 
 
 def comparison_table(results):

@@ -19,37 +19,25 @@ from minicnn.train import MONITORS, EarlyStopping, KeepBestWeights
 # The flagship's --augment, and `minicnn train --augment` for a recipe without augmentation of its own.
 FLIP_AND_CROP = {"horizontal_flip": True, "pad_crop": 2}
 
-
-
 # Recipe keys handed to the optimizer's constructor when the recipe has them.
 OPTIMIZER_SETTINGS = ("weight_decay", "momentum", "nesterov")
 
-
-
 KEEP_BEST_MONITORS = ("val_accuracy", "val_loss")
 
-
-
-WHOLE_NUMBERS = ("batch_size", "epochs")
-
-
+WHOLE_NUMBER_KEYS = ("batch_size", "epochs")
 
 # each number's allowed values: outside them a run would fail late, after loading the data, or mean nothing
-NUMBERS = {"lr": (lambda value: value > 0, "> 0"), "weight_decay": (lambda value: value >= 0, ">= 0"),
-           "momentum": (lambda value: 0 <= value < 1, "in [0, 1)"),
-           "val_fraction": (lambda value: 0 < value < 1, "in (0, 1)"),
-           "pca_variance": (lambda value: 0 < value <= 1, "in (0, 1]"),
-           "label_smoothing": (lambda value: 0 <= value < 1, "in [0, 1)")}
+NUMBER_RANGES = {"lr": (lambda value: value > 0, "> 0"), "weight_decay": (lambda value: value >= 0, ">= 0"),
+                 "momentum": (lambda value: 0 <= value < 1, "in [0, 1)"),
+                 "val_fraction": (lambda value: 0 < value < 1, "in (0, 1)"),
+                 "pca_variance": (lambda value: 0 < value <= 1, "in (0, 1]"),
+                 "label_smoothing": (lambda value: 0 <= value < 1, "in [0, 1)")}
 
-
-
-SWITCHES = ("nesterov", "standardize", "batch_norm_layers", "flip_averaged")
-
+TRUE_OR_FALSE_KEYS = ("nesterov", "standardize", "batch_norm_layers", "flip_averaged")
 
 
 class RecipeError(ValueError):
     """A recipe or an override that cannot run; the message says what to change."""
-
 
 
 def recipe_for(name, overrides=None):
@@ -75,13 +63,13 @@ def recipe_for(name, overrides=None):
             raise RecipeError(f"{key!r} changes the layers of {', '.join(having)} only; {name} has fixed layers")
     recipe.update(overrides)
     # type(...) is int, not isinstance: True and False are ints to Python but not numbers to a person
-    for key in WHOLE_NUMBERS:
+    for key in WHOLE_NUMBER_KEYS:
         if key in recipe and not (type(recipe[key]) is int and recipe[key] > 0):
             raise RecipeError(f"{key} must be a positive whole number, got {recipe[key]!r}")
-    for key, (allowed, description) in NUMBERS.items():
+    for key, (allowed, description) in NUMBER_RANGES.items():
         if recipe.get(key) is not None and not (type(recipe[key]) in (int, float) and allowed(recipe[key])):
             raise RecipeError(f"{key} must be a number {description}, got {recipe[key]!r}")
-    for key in SWITCHES:
+    for key in TRUE_OR_FALSE_KEYS:
         if key in recipe and not isinstance(recipe[key], bool):
             raise RecipeError(f"{key} must be true or false, got {recipe[key]!r}")
     if recipe.get("augment") is not None and not isinstance(recipe["augment"], dict):
@@ -115,12 +103,10 @@ def recipe_for(name, overrides=None):
     return recipe
 
 
-
 def keep_best_monitor(recipe):
     """The value KeepBestWeights watches ("val_accuracy" for True), or None for no keep-best."""
     keep_best = recipe.get("keep_best")
     return "val_accuracy" if keep_best is True else keep_best or None
-
 
 
 def make_optimizer(model, recipe):
@@ -130,7 +116,6 @@ def make_optimizer(model, recipe):
         return optim.OPTIMIZERS[recipe["optimizer"]](model, lr=recipe["lr"], **settings)
     except TypeError as error:
         raise RecipeError(f"{error}; drop those recipe keys or choose another optimizer") from error
-
 
 
 def make_schedule(optimizer, recipe):
@@ -147,7 +132,6 @@ def make_schedule(optimizer, recipe):
         raise RecipeError(f"schedule {name}: {error}") from error
 
 
-
 def make_augmenter(recipe):
     """A data.Augmenter with the recipe's augment settings, or None."""
     if not recipe.get("augment"):
@@ -156,7 +140,6 @@ def make_augmenter(recipe):
         return data.Augmenter(**recipe["augment"])
     except (TypeError, ValueError) as error:
         raise RecipeError(f"augment: {error}; its settings are: {', '.join(data.Augmenter().config())}") from error
-
 
 
 def make_callbacks(recipe):

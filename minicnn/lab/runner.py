@@ -23,13 +23,12 @@ from minicnn.data.projections import PCAProjection
 from minicnn.lab import report, zoo
 from minicnn.lab.recipes import (RecipeError, make_augmenter, make_callbacks, make_optimizer, make_schedule,
                                  recipe_for)
-from minicnn.lab.runs import checkpoint_for
+from minicnn.lab.runs import prepare_run_folder
 from minicnn.losses import SoftmaxCrossEntropy
-from minicnn.train import evaluate, fit, saved_position
+from minicnn.train import Checkpoint, SaveHistory, best_epoch_index, evaluate, fit
 
 
 CLASS_NAMES = data.CLASS_NAMES["fashion-mnist"]
-
 
 
 def load_splits(data_dir=None, val_fraction=0.2, seed=0, limit=None):
@@ -52,7 +51,6 @@ def load_splits(data_dir=None, val_fraction=0.2, seed=0, limit=None):
     return train, val, test
 
 
-
 def prepare_inputs(splits, recipe):
     """Network input for (train, val, test) uint8 splits, as ``recipe`` says.
 
@@ -69,7 +67,6 @@ def prepare_inputs(splits, recipe):
         return prepared, None
     pca = PCAProjection.fit(prepared[0][0], recipe["pca_variance"], standardize)
     return [(pca.transform(images), labels) for images, labels in prepared], pca
-
 
 
 def build_network(name, recipe, seed, input_shape, verbose=True):
@@ -92,7 +89,6 @@ def build_network(name, recipe, seed, input_shape, verbose=True):
         raise RecipeError(f"{name} cannot take input of shape {input_shape} ({error})") from error
 
 
-
 def run_settings(arguments):
     """run_experiment's keyword arguments from a command line's parsed flags (minicnn.cli.arguments.add_training_arguments; all but --epochs)."""
     return {"seed": arguments.seed, "data_dir": arguments.data_dir, "limit": arguments.limit,
@@ -107,11 +103,11 @@ def finished_run(name, out_dir, checkpoint, epochs, identity, shift_averaged=Non
 
     Returns a dict like run_experiment's, from the run's config.json and history.json (minutes 0.0).
     """
-    position = saved_position(checkpoint, identity)
-    stopped_early = bool(position.get("stopped_early"))
-    trained = position["epoch"] - 1
+    position = Checkpoint(checkpoint, identity=identity).saved_position()
+    stopped_early = position.stopped_early
+    trained = position.epoch - 1
     config_path = os.path.join(out_dir, "config.json")
-    if position["step"] or (trained < epochs and not stopped_early) or not os.path.exists(config_path):
+    if position.step or (trained < epochs and not stopped_early) or not os.path.exists(config_path):
         return None
     config = read_json(config_path)
     if "test_accuracy" not in config:
@@ -134,12 +130,18 @@ def finished_run(name, out_dir, checkpoint, epochs, identity, shift_averaged=Non
               f"{config['test_accuracy']:.4f} (report in {os.path.join(out_dir, 'report.txt')}).{further}")
     history_path = os.path.join(out_dir, "history.json")
     history = read_json(history_path) if os.path.exists(history_path) else {}
-    return {"name": name, "test_accuracy": config["test_accuracy"],
-            "best_val_accuracy": config.get("best_val_accuracy"), "best_epoch": config.get("best_epoch"),
-            "epochs_run": config.get("epochs_run", trained), "minutes": 0.0, "parameters": config.get("parameters"),
-            "pca_components": config.get("pca_components"), "out_dir": out_dir, "history": history,
-            "limit": config.get("limit"), "val_accuracy_as_tested": config.get("val_accuracy_as_tested")}
+    return run_result(name, config["test_accuracy"], config.get("best_val_accuracy"), config.get("best_epoch"),
+                      config.get("epochs_run", trained), 0.0, config.get("parameters"), config.get("pca_components"),
+                      out_dir, history, config.get("limit"), config.get("val_accuracy_as_tested"))
 
+
+def run_result(name, test_accuracy, best_val_accuracy, best_epoch, epochs_run, minutes, parameters, pca_components,
+               out_dir, history, limit, val_accuracy_as_tested):
+    """What run_experiment returns: one dict, the same for a run trained now and one found finished."""
+    return {"name": name, "test_accuracy": test_accuracy, "best_val_accuracy": best_val_accuracy,
+            "best_epoch": best_epoch, "epochs_run": epochs_run, "minutes": minutes, "parameters": parameters,
+            "pca_components": pca_components, "out_dir": out_dir, "history": history, "limit": limit,
+            "val_accuracy_as_tested": val_accuracy_as_tested}
 
 
 def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, limit=None, backend_name=None,
@@ -171,7 +173,7 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     test's views; None otherwise).
     """
     recipe = recipe_for(name, overrides)
-    checkpoint = checkpoint_for(out_dir, resume, overwrite)
+    checkpoint = prepare_run_folder(out_dir, resume, overwrite)
     # what makes a checkpoint this run's, less what training never sees: epochs (a run may be extended) and
     # shift_averaged (it judges the finished weights only, so a run may be tested with it after training)
     identity = {"network": name, "recipe": dict(recipe, epochs=None, shift_averaged=None), "seed": seed,
@@ -203,18 +205,19 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     augment = make_augmenter(recipe)
     flip_averaged, shift_averaged = recipe.get("flip_averaged", False), recipe.get("shift_averaged") or 0
     started = time.perf_counter()
+    if out_dir:   # so that a run in progress can be looked at (`minicnn curves`)
+        callbacks = callbacks + [SaveHistory(out_dir)]
+    # a run's many large temporaries: glibc keeps freed memory for the next step instead of fresh pages
+    backend.keep_freed_host_memory()
     history = fit(model, optimizer, train, val, epochs=recipe["epochs"], batch_size=recipe["batch_size"],
                   loss=SoftmaxCrossEntropy(label_smoothing=recipe["label_smoothing"]),
                   schedule=make_schedule(optimizer, recipe), augment=augment, callbacks=callbacks, seed=seed,
-                  resume=resume, checkpoint=checkpoint, progress=verbose, history_dir=out_dir,
-                  identity=identity, flip_averaged=flip_averaged)
+                  checkpoint=checkpoint and Checkpoint(checkpoint, resume=resume, identity=identity),
+                  progress=verbose, flip_averaged=flip_averaged)
     minutes = (time.perf_counter() - started) / 60
-    val_accuracies = history["val_accuracy"]
-    best_val_accuracy = max(val_accuracies) if val_accuracies else None
-    if keep_best:
-        best_epoch = keep_best.best_epoch
-    else:
-        best_epoch = history["epoch"][val_accuracies.index(best_val_accuracy)] if val_accuracies else None
+    best = best_epoch_index(history["val_accuracy"], "val_accuracy")
+    best_val_accuracy = None if best is None else history["val_accuracy"][best]
+    best_epoch = keep_best.best_epoch if keep_best else None if best is None else history["epoch"][best]
     # every epoch was validated without the shifts (each costs a forward pass more); the tested weights are
     # judged once more as the test judges them, so that their validation figure stands beside the test's
     val_accuracy_as_tested = (evaluate(model, *val, flip_averaged=flip_averaged, shift_averaged=shift_averaged)[1]
@@ -228,7 +231,7 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
                       pca_components=len(pca.components) if pca else None, parameters=list(model.count_params()),
                       epochs_run=len(history["epoch"]),
                       best_epoch=best_epoch, best_val_accuracy=best_val_accuracy,
-                      train_minutes_this_session=round(minutes, 2),
+                      train_minutes=round(minutes, 2),
                       train_seconds_total=round(sum(history["seconds"]), 1),
                       augment_config=augment.config() if augment else None)
         if shift_averaged:
@@ -254,8 +257,6 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
         as_tested = (f"; validation accuracy {val_accuracy_as_tested:.4f} judged the same way" if shift_averaged
                      else "")
         print(f"test accuracy {test_accuracy:.4f} ({kept}{views}){as_tested}{where}")
-    return {"name": name, "test_accuracy": test_accuracy, "best_val_accuracy": best_val_accuracy,
-            "best_epoch": best_epoch, "epochs_run": len(history["epoch"]), "minutes": round(minutes, 2),
-            "parameters": list(model.count_params()), "pca_components": len(pca.components) if pca else None,
-            "out_dir": out_dir, "history": dict(history), "limit": limit,
-            "val_accuracy_as_tested": val_accuracy_as_tested}
+    return run_result(name, test_accuracy, best_val_accuracy, best_epoch, len(history["epoch"]), round(minutes, 2),
+                      list(model.count_params()), len(pca.components) if pca else None, out_dir, dict(history), limit,
+                      val_accuracy_as_tested)

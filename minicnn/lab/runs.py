@@ -16,7 +16,6 @@ from minicnn.lab.recipes import RecipeError, recipe_for
 RUN_FILES = ("checkpoint.npz", "pca.npz", "pca_variance.png") + report.RUN_FILES
 
 
-
 def default_out_dir(base, limit=None, seed=0, changes=()):
     """Where a run goes when no --out-dir is given: ``base`` for the paper's recipe on all the data with
     seed 0, else ``base`` plus what differs, so that a quick try never lands in, or is refused by, the
@@ -41,19 +40,17 @@ def default_out_dir(base, limit=None, seed=0, changes=()):
     return f"{base}-{suffix}" if suffix else base
 
 
-
 def recipe_changes(name, overrides):
     """How network ``name``'s recipe with ``overrides`` differs from the paper's: "key=value" texts."""
     return results.recipe_changes({"network": name, "recipe": recipe_for(name, overrides)})
 
 
-
-def checkpoint_for(out_dir, resume, overwrite):
-    """OUT_DIR/checkpoint.npz (None without an out_dir), once the run may go there.
+def prepare_run_folder(out_dir, resume, overwrite):
+    """Make OUT_DIR ready for a run and return its checkpoint path (None without an out_dir).
 
     A new run never silently replaces an old one: --resume needs the checkpoint
     it continues, and a directory that holds a run's files takes a new run only
-    with --overwrite, which removes those files first.
+    with --overwrite, which removes those files here (and only those: RUN_FILES).
     """
     if not out_dir:
         if resume:
