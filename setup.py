@@ -4,7 +4,7 @@ with open("README.md", encoding="utf-8") as readme:
     long_description = readme.read()
 
 # matplotlib draws every run's figures, so the `minicnn` command needs it; threadpoolctl holds BLAS at one thread
-# during a step (minicnn.threads); the rest is imported where needed
+# during a step (minicnn.runtime.threads); the rest is imported where needed
 figures = ["scikit-learn>=1.3", "tqdm>=4.60"]
 # `minicnn sweep` runs configurations with joblib on this machine, or on a Dask cluster with --dask
 sweep = ["joblib>=1.3"]

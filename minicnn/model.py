@@ -8,6 +8,7 @@ from minicnn import backend
 from minicnn.runtime import threads
 from minicnn.data.augment import affine_transform
 from minicnn.data.files import read_npz, write_npz_atomically
+from minicnn.data.preparation import InputPreparation
 from minicnn.layers import LAYER_CLASSES
 from minicnn.layers.base import check_initializer
 from minicnn.runtime.fusion import execution_steps
@@ -24,6 +25,8 @@ class Sequential:
     initial weights and the dropout masks. With ``fuse`` (an attribute too:
     ``model.fuse = False`` turns it off), each BatchNorm -> ReLU -> MaxPool2D in a
     row runs as one block, minicnn.runtime.fusion (same outputs, faster).
+    ``input_preparation`` (a minicnn.data.preparation.InputPreparation, or None) says how raw
+    uint8 images become this model's input; it is saved with the model (see prepare).
     """
 
     def __init__(self, layers, input_shape=(1, 28, 28), init=None, seed=None, dtype="float32", name="sequential",
@@ -39,6 +42,7 @@ class Sequential:
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"Sequential dtype must be float32 or float64, got {self.dtype}")
         self.rng = np.random.default_rng(seed)
+        self.input_preparation = None
         self.last_batch_size = None  # backward checks its gradient against the last forward's batch
         self.give_unique_names()
         shape = self.input_shape
@@ -141,6 +145,19 @@ class Sequential:
                    for start in range(0, len(x), batch_size)]
         return np.concatenate(outputs) if outputs else np.zeros((0,) + self.output_shape, dtype=self.dtype)
 
+    def prepare(self, images):
+        """uint8 images (N, H, W) -> this model's input, as it was prepared in training (input_preparation).
+
+        A model without that record (saved before models carried it) gets pixels scaled to [0, 1], with a
+        UserWarning that says so.
+        """
+        if self.input_preparation is None:
+            warnings.warn(f"{self.name} does not record how its input was prepared: the pixels are scaled to "
+                          "[0, 1]; if it was trained on standardized pixels or PCA features, its answers are wrong",
+                          UserWarning, stacklevel=2)
+            return InputPreparation().prepare(images, dtype=self.dtype.name)
+        return self.input_preparation.prepare(images, dtype=self.dtype.name)
+
     def predict(self, x, batch_size=256, flip_averaged=False, shift_averaged=0):
         """Predicted class indices (N,) for a host or device array x (N, *input_shape)."""
         return self.predict_logits(x, batch_size, flip_averaged, shift_averaged).argmax(axis=1)
@@ -191,7 +208,11 @@ class Sequential:
         ``extra_arrays`` (name -> array) rides along, for the training loop's state.
         """
         contents = {key: backend.to_numpy(value) for key, value in self.arrays().items()}
-        contents["architecture"] = np.array(json.dumps(self.architecture()))
+        architecture = self.architecture()
+        if self.input_preparation is not None:
+            architecture["input_preparation"] = self.input_preparation.settings()
+            contents.update(self.input_preparation.arrays())
+        contents["architecture"] = np.array(json.dumps(architecture))
         contents["format_version"] = np.array(FORMAT_VERSION)
         contents.update(extra_arrays or {})
         write_npz_atomically(path, contents)
@@ -214,6 +235,8 @@ class Sequential:
             raise ValueError(f"{path}: checkpoint format version {version}, this minicnn reads {FORMAT_VERSION}")
         model = cls.from_architecture(architecture, source=path)
         model.load_arrays(contents, source=path)
+        if architecture.get("input_preparation") is not None:
+            model.input_preparation = InputPreparation.from_saved(architecture["input_preparation"], contents, path)
         return model
 
     @classmethod

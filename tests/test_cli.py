@@ -2,6 +2,7 @@
 import importlib.metadata
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -297,10 +298,32 @@ def test_train_then_evaluate_the_saved_model(capsys, tmp_path, fashion_mnist_ins
     assert config["recipe"]["lr"] == 2e-3 and config["recipe"]["label_smoothing"] == 0.1
     assert config["recipe"]["standardize"] is True and config["epochs_run"] == 1
 
-    # evaluate reads the run's standardization from its config.json and finds the same accuracy
+    # the model's file records its standardization: evaluate finds the same accuracy
     status, out, _ = run(capsys, "evaluate", str(out_dir / "model.npz"), "--limit", "300")
     assert status == 0 and "macro avg" in out and "right; standardized)" in out
     assert f"test accuracy {config['test_accuracy']:.4f} on 300 images" in out
+
+    # ... and so it does copied away from its run folder, with no config.json beside it
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copy(out_dir / "model.npz", elsewhere / "copied.npz")
+    status, out, error = run(capsys, "evaluate", str(elsewhere / "copied.npz"), "--limit", "300")
+    assert status == 0 and f"test accuracy {config['test_accuracy']:.4f} on 300 images" in out
+    assert "right; standardized)" in out and "warning" not in error
+    status, _, error = run(capsys, "evaluate", str(elsewhere / "copied.npz"), "--no-standardize")
+    assert status == 2 and "records how its input is prepared (standardized): drop --standardize" in error
+
+
+def test_a_model_file_that_does_not_record_its_input_preparation_gets_a_warning_naming_what_is_assumed(
+        capsys, tmp_path, fashion_mnist_installed):
+    path = tmp_path / "older.npz"
+    zoo.build("report-ann", seed=0).save(path)   # a model file as files were before they kept their preparation
+    status, out, error = run(capsys, "evaluate", str(path), "--limit", "50")
+    assert status == 0 and "right; scaled to [0, 1])" in out
+    assert f"warning: {path} does not record how its input was prepared and has no config.json beside it: " \
+        "its images are scaled to [0, 1] (give --standardize" in error
+    status, out, error = run(capsys, "evaluate", str(path), "--limit", "50", "--standardize")
+    assert status == 0 and "right; standardized)" in out and "warning" not in error
 
 
 def test_a_flip_averaged_run_is_validated_tested_and_evaluated_flip_averaged(capsys, tmp_path,
@@ -334,8 +357,8 @@ def test_a_flip_averaged_run_is_validated_tested_and_evaluated_flip_averaged(cap
     assert status == 2 and "its recipe's val_fraction (in (0, 1); there: '0.2')" in error
     (out_dir / "config.json").unlink()
     status, _, error = run(capsys, "evaluate", str(out_dir / "model.npz"), "--split", "validation")
-    assert status == 2 and "--split validation needs the config.json of the run beside" in error
-    assert "seed (a whole number; there: None)" in error
+    assert status == 2 and f"there is no readable {out_dir / 'config.json'} beside it" in error
+    assert "there: None" not in error
 
 
 def test_a_run_resumed_with_shift_averaging_tests_and_judges_its_kept_weights_with_the_moved_views(
@@ -400,11 +423,27 @@ def test_reproduce_a_pca_network_then_evaluate_it_with_its_pca(capsys, tmp_path,
     for name in ("pca.npz", "pca_variance.png", "misclassified.png", "report.txt"):
         assert (out_dir / name).stat().st_size > 0, name
 
-    status, _, error = run(capsys, "evaluate", str(out_dir / "model.npz"), "--limit", "300")
-    assert status == 2 and f"--pca {out_dir / 'pca.npz'}" in error
+    # the model's file carries its PCA: nothing else is needed, here or copied anywhere
+    status, out, _ = run(capsys, "evaluate", str(out_dir / "model.npz"), "--limit", "300")
+    assert status == 0 and f"test accuracy {config['test_accuracy']:.4f} on 300 images" in out
+    assert f"standardized, PCA ({components} components))" in out or f"scaled to [0, 1], PCA ({components} " \
+        "components))" in out
+    status, _, error = run(capsys, "evaluate", str(out_dir / "model.npz"), "--pca", str(out_dir / "pca.npz"))
+    assert status == 2 and "records how its input is prepared" in error and "drop --standardize and --pca" in error
 
-    status, out, _ = run(capsys, "evaluate", str(out_dir / "model.npz"), "--limit", "300",
-                         "--pca", str(out_dir / "pca.npz"))
+    # a model file from before models carried their PCA finds the pca.npz beside it, and says so
+    older = Sequential.load(out_dir / "model.npz")
+    older.input_preparation = None
+    older.save(out_dir / "older.npz")
+    status, out, _ = run(capsys, "evaluate", str(out_dir / "older.npz"), "--limit", "300")
+    assert status == 0 and f"note: using {out_dir / 'pca.npz'}, the PCA of the run beside the model" in out
+    assert f"test accuracy {config['test_accuracy']:.4f} on 300 images" in out
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    shutil.copy(out_dir / "older.npz", lone / "older.npz")
+    status, _, error = run(capsys, "evaluate", str(lone / "older.npz"))
+    assert status == 2 and f"there is no {lone / 'pca.npz'}: pass the pca.npz of its run with --pca" in error
+    status, out, _ = run(capsys, "evaluate", str(lone / "older.npz"), "--limit", "300", "--pca", str(out_dir / "pca.npz"))
     assert status == 0 and f"test accuracy {config['test_accuracy']:.4f} on 300 images" in out
 
     image_model = tmp_path / "images.npz"

@@ -321,3 +321,30 @@ def test_to_the_active_backend_moves_the_model_and_to_another_one_warns_that_it_
                 pytest.raises(backend.BackendError):
             model.to("cupy")
         assert backend.name == "numpy"
+
+
+def test_a_model_file_carries_its_input_preparation_pca_included(tmp_path):
+    from minicnn.data.preparation import InputPreparation
+    from minicnn.data.projections import PCAProjection
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (40, 28, 28), dtype=np.uint8)
+    pca = PCAProjection.fit(InputPreparation(True).prepare(images), 0.9, standardize=True)
+    preparation = InputPreparation(True, pca=pca)
+    model = Sequential([layers.Dense(3)], input_shape=(len(pca.components),), seed=0)
+    model.input_preparation = preparation
+    model.save(tmp_path / "model.npz")
+    loaded = Sequential.load(tmp_path / "model.npz")
+    assert loaded.input_preparation.describe() == f"standardized, PCA ({len(pca.components)} components)"
+    expected = ((images.reshape(40, -1) / 255.0 - 0.2860) / 0.3530 - pca.mean) @ pca.components.T
+    np.testing.assert_allclose(loaded.prepare(images), expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(loaded.predict(loaded.prepare(images)), model.predict(model.prepare(images)))
+    with pytest.raises(ValueError, match="fitted on standardized pixels"):
+        InputPreparation(False, pca=pca)
+
+
+def test_a_model_that_does_not_record_its_preparation_says_what_prepare_assumes():
+    model = Sequential([layers.Flatten(), layers.Dense(3)], input_shape=(1, 4, 4), seed=0)
+    with pytest.warns(UserWarning, match=r"does not record how its input was prepared: the pixels are scaled to "
+                                         r"\[0, 1\]"):
+        inputs = model.prepare(np.full((2, 4, 4), 255, dtype=np.uint8))
+    assert inputs.shape == (2, 1, 4, 4) and inputs.dtype == np.float32 and inputs.max() == 1.0

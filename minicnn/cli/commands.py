@@ -29,6 +29,7 @@ from minicnn.data.files import npz_fault, read_json
 from minicnn.gradcheck import check_layer, where_it_failed
 from minicnn.layers import Layer
 from minicnn.model import Sequential, shift_problem
+from minicnn.data.preparation import InputPreparation
 from minicnn.data.projections import PCAProjection
 from minicnn.lab.sweep import format_table, parse_assignment, parse_grid, run_sweep, write_csv
 
@@ -139,6 +140,11 @@ def evaluation_images(arguments, data_source):
         _, _, test = load_splits(data_source, limit=arguments.limit)
         return test
     config = recorded_config(arguments.model)
+    if not config:
+        beside = os.path.join(os.path.dirname(arguments.model) or ".", "config.json")
+        raise UsageError(f"--split validation picks the validation images by the seed and val_fraction of the run "
+                         f"that saved {arguments.model}, and there is no readable {beside} beside it: evaluate it on "
+                         "the test set, or copy the run's config.json beside it")
     recipe = config.get("recipe") if isinstance(config.get("recipe"), dict) else {}
     seed, val_fraction = config.get("seed"), recipe.get("val_fraction")
     if type(seed) is not int or type(val_fraction) not in (int, float) or not 0 < val_fraction < 1:
@@ -162,17 +168,45 @@ def load_npz_file(load, path):
         raise ValueError(fault) from error
 
 
+def input_preparation(model, arguments):
+    """How ``minicnn evaluate`` prepares the images for ``model``: the preparation its file records; for a
+    file from before models recorded it, --standardize and --pca, else the run's config.json and pca.npz
+    beside the model, else pixels scaled to [0, 1], with a warning that says what is assumed."""
+    if model.input_preparation is not None:
+        recorded = model.input_preparation
+        if arguments.pca is not None or (arguments.standardize is not None
+                                         and arguments.standardize != recorded.standardize):
+            raise UsageError(f"{arguments.model} records how its input is prepared ({recorded.describe()}): "
+                             "drop --standardize and --pca")
+        return recorded
+    beside = os.path.join(os.path.dirname(arguments.model), "pca.npz")
+    pca_path = arguments.pca or (beside if len(model.input_shape) == 1 and os.path.exists(beside) else None)
+    if len(model.input_shape) == 1 and pca_path is None:
+        raise UsageError(f"{arguments.model} takes {model.input_shape[0]} PCA features, not images, and there "
+                         f"is no {beside}: pass the pca.npz of its run with --pca")
+    if len(model.input_shape) != 1 and arguments.pca is not None:
+        raise UsageError(f"{arguments.model} takes images {model.input_shape}, not PCA features: drop --pca")
+    pca = load_npz_file(PCAProjection.load, pca_path) if pca_path else None
+    if pca is not None:
+        if arguments.pca is None:
+            print(f"note: using {pca_path}, the PCA of the run beside the model")
+        return InputPreparation(pca.standardize, pca=pca)
+    if arguments.standardize is not None:
+        return InputPreparation(arguments.standardize)
+    recipe = recorded_config(arguments.model).get("recipe")
+    if isinstance(recipe, dict):
+        return InputPreparation(bool(recipe.get("standardize")))
+    print(f"warning: {arguments.model} does not record how its input was prepared and has no config.json beside "
+          "it: its images are scaled to [0, 1] (give --standardize if it was trained on standardized pixels)",
+          file=sys.stderr)
+    return InputPreparation()
+
+
 def command_evaluate(arguments):
     """`minicnn evaluate MODEL.npz`: accuracy, classification report and confusion matrix on the test set
     (or, with --split validation, on the validation split of the run that saved the model)."""
     model = load_npz_file(Sequential.load, arguments.model)
-    pca = load_npz_file(PCAProjection.load, arguments.pca) if arguments.pca else None
-    if len(model.input_shape) == 1 and pca is None:
-        beside = os.path.join(os.path.dirname(arguments.model), "pca.npz")
-        raise UsageError(f"{arguments.model} takes {model.input_shape[0]} PCA features, not images: pass the PCA "
-                         f"of its run with --pca" + (f" {beside}" if os.path.exists(beside) else " RUN_DIR/pca.npz"))
-    if len(model.input_shape) != 1 and pca is not None:
-        raise UsageError(f"{arguments.model} takes images {model.input_shape}, not PCA features: drop --pca")
+    preparation = input_preparation(model, arguments)
     flip_averaged = (arguments.flip_averaged if arguments.flip_averaged is not None
                      else recorded_setting(arguments.model, "flip_averaged"))
     shift_averaged = (arguments.shift_averaged if arguments.shift_averaged is not None
@@ -189,15 +223,7 @@ def command_evaluate(arguments):
     data_source = os.path.abspath(data.locate_fashion_mnist(arguments.data_dir))
     print(f"data: Fashion-MNIST from {data_source}")
     x_test, y_test = evaluation_images(arguments, data_source)
-    if pca is not None:
-        standardize = pca.standardize
-    elif arguments.standardize is not None:
-        standardize = arguments.standardize
-    else:
-        standardize = recorded_setting(arguments.model, "standardize")
-    inputs = data.prepare_images(x_test, standardize=standardize)
-    if pca is not None:
-        inputs = pca.transform(inputs)
+    inputs = preparation.prepare(x_test, dtype=model.dtype.name)
     if inputs.shape[1:] != model.input_shape:
         raise UsageError(f"{arguments.model} takes input {model.input_shape}, the {arguments.split} images give "
                          f"{inputs.shape[1:]}")
@@ -205,7 +231,7 @@ def command_evaluate(arguments):
     class_names = data.CLASS_NAMES["fashion-mnist"]
     accuracy, right = metrics.accuracy(y_test, predicted), int((predicted == y_test).sum())
     print(f"{model.name}: {arguments.split} accuracy {accuracy:.4f} on {len(y_test):,} images ({right:,} right; "
-          f"{'standardized' if standardize else 'scaled to [0, 1]'}{', PCA' if pca else ''}"
+          f"{preparation.describe()}"
           f"{', flip-averaged' if flip_averaged else ''}"
           f"{f', shift-averaged ({shift_averaged} px)' if shift_averaged else ''})\n")
     print(metrics.classification_report(y_test, predicted, class_names=class_names))

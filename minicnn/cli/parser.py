@@ -62,7 +62,7 @@ def build_parser():
                             "has none (--no-augment: none); default: as the recipe says")
     train.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="set any recipe key (the list below; JSON values allowed), repeatable")
-    train.epilog = f"The recipe keys (minicnn/zoo.py, RECIPE_KEYS):\n{keys}"
+    train.epilog = f"The recipe keys (minicnn/lab/zoo.py, RECIPE_KEYS):\n{keys}"
 
     reproduce = command("reproduce", command_reproduce, "train a network exactly with its paper's recipe; "
                         "report and figures", "Run a zoo network's paper recipe end to end (--epochs and --limit "

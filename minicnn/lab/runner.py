@@ -19,6 +19,7 @@ import time
 
 from minicnn import backend, data
 from minicnn.data.files import read_json
+from minicnn.data.preparation import InputPreparation
 from minicnn.data.projections import PCAProjection
 from minicnn.lab import report, zoo
 from minicnn.lab.recipes import (RecipeError, make_augmenter, make_callbacks, make_optimizer, make_schedule,
@@ -58,15 +59,16 @@ def prepare_inputs(splits, recipe):
     ``pca_variance`` they are then projected by a PCAProjection fitted on the
     training split.
 
-    Returns ((train, val, test), pca): each split a pair (float32 input, labels),
-    the input (N, 1, 28, 28) or, with PCA, (N, K); pca is the PCAProjection or None.
+    Returns ((train, val, test), preparation): each split a pair (float32 input, labels),
+    the input (N, 1, 28, 28) or, with PCA, (N, K); preparation is the InputPreparation that made
+    them (its pca the PCAProjection, or None), which the model's file keeps.
     """
     standardize = bool(recipe.get("standardize"))
-    prepared = [(data.prepare_images(images, standardize=standardize), labels) for images, labels in splits]
-    if not recipe.get("pca_variance"):
-        return prepared, None
-    pca = PCAProjection.fit(prepared[0][0], recipe["pca_variance"], standardize)
-    return [(pca.transform(images), labels) for images, labels in prepared], pca
+    preparation = InputPreparation(standardize)
+    if recipe.get("pca_variance"):
+        pca = PCAProjection.fit(preparation.prepare(splits[0][0]), recipe["pca_variance"], standardize)
+        preparation = InputPreparation(standardize, pca=pca)
+    return [(preparation.prepare(images), labels) for images, labels in splits], preparation
 
 
 def build_network(name, recipe, seed, input_shape, verbose=True):
@@ -190,11 +192,13 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     if verbose:
         print(f"data: Fashion-MNIST from {data_source}", flush=True)
     splits = load_splits(data_source, recipe["val_fraction"], seed, limit)
-    (train, val, test), pca = prepare_inputs(splits, recipe)
+    (train, val, test), preparation = prepare_inputs(splits, recipe)
+    pca = preparation.pca
     if pca and verbose:
         print(f"PCA: {len(pca.components)} components keep {pca.variance:.0%} of the variance "
               f"of the {len(train[1]):,} training images")
     model = build_network(name, recipe, seed, train[0].shape[1:], verbose)
+    model.input_preparation = preparation   # every checkpoint and model.npz of the run carries it
     if verbose:
         print(model.summary())
         print(f"backend {backend.name}: {len(train[1]):,} training, {len(val[1]):,} validation, "
