@@ -345,6 +345,7 @@ def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, *, loss=Non
     else:
         position = TrainingPosition()
     position.identity = checkpoint.identity if checkpoint is not None else None
+    position.epochs = epochs
     history = position.history
     for callback in callbacks:
         getattr(callback, "on_train_begin", Callback.on_train_begin)(model, history)
@@ -472,6 +473,7 @@ class TrainingPosition:
     - sums: that epoch's [loss sum, correct, seen] over those steps; seconds: the time spent in it.
     - history: the finished epochs; stopped_early: EarlyStopping ended the run.
     - identity: what makes the run this run (network, recipe, seed, ...), compared when resuming.
+    - epochs: the epochs the run was to train when it was saved (None in checkpoints older than it).
     """
     epoch: int = 1
     step: int = 0
@@ -480,6 +482,7 @@ class TrainingPosition:
     history: History = dataclasses.field(default_factory=History)
     stopped_early: bool = False
     identity: dict = None
+    epochs: int = None
 
     def next_epoch(self, epoch, stopped_early=False):
         self.epoch, self.step, self.sums, self.seconds, self.stopped_early = epoch, 0, [0.0, 0, 0], 0.0, stopped_early

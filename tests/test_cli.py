@@ -220,6 +220,24 @@ def test_a_finished_run_in_its_default_folder_is_trained_further_as_its_message_
     status, out, _ = run(capsys, *command, "--epochs", "2", "--out-dir", folder)
     assert status == 0 and "epoch   2" in out and "epoch   1 " not in out
     assert json.loads((tmp_path / "cwd" / folder / "history.json").read_text())["epoch"] == [1, 2]
+    # the run is what `--epochs 2` makes (no schedule depends on the epochs), and the results say it was extended
+    assert json.loads((tmp_path / "cwd" / folder / "config.json").read_text())["extended_from_epochs"] == 1
+    status, out, _ = run(capsys, "results", str(tmp_path / "cwd" / "runs"), "--include-limited")
+    assert status == 0 and "resumed from a run of 1 epochs" in out
+
+
+def test_a_resume_that_would_change_a_cosine_schedule_is_refused_with_the_difference_named(
+        capsys, tmp_path, small_fashion_mnist):
+    data_dir = str(small_fashion_mnist(tmp_path / "data"))
+    folder = str(tmp_path / "flagship")
+    command = ["train", "awasthi-enhanced-cnn", "--limit", "64", "--data-dir", data_dir, "--out-dir", folder]
+    status, _, _ = run(capsys, *command, "--epochs", "1")
+    assert status == 0
+    status, _, error = run(capsys, *command, "--epochs", "3", "--resume")
+    assert status == 2 and "is a run of 1 epochs whose learning rate is cosine-annealed over those 1" in error
+    assert "Resume it with --epochs 1, or start a new run in another --out-dir" in error
+    status, out, _ = run(capsys, *command, "--epochs", "1", "--resume")
+    assert status == 0 and "To train it further" not in out, "no advice that would be refused"
 
 
 def test_the_default_folder_names_every_change_to_the_recipe():

@@ -107,6 +107,9 @@ def table_row(name, runs):
     """One Markdown row for the runs of network ``name``, which all share one recipe."""
     network = zoo.NETWORKS.get(name)
     changes = recipe_changes(runs[0]) + ([f"limit={runs[0]['limit']:,} images"] if runs[0].get("limit") else [])
+    extended = sorted({run["extended_from_epochs"] for run in runs if run.get("extended_from_epochs")})
+    if extended:   # resumed with more (or fewer) epochs than it was started for: the same numbers, said
+        changes.append(f"resumed from a run of {' or '.join(map(str, extended))} epochs")
     counts = sorted({tuple(run["parameters"]) for run in runs if "parameters" in run})
     parameters = ", ".join(f"{trainable:,} + {non_trainable:,}" for trainable, non_trainable in counts) or "?"
     if network:

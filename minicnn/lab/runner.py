@@ -97,7 +97,7 @@ def run_settings(arguments):
             "backend_name": arguments.backend}
 
 
-def finished_run(name, out_dir, checkpoint, epochs, identity, shift_averaged=None, verbose=True):
+def finished_run(name, out_dir, checkpoint, recipe, identity, verbose=True):
     """The saved result of the finished run in ``out_dir``, said in words, when --resume has nothing left
     to train (every one of ``epochs`` trained, or the run stopped early) and its report was written with
     the ``shift_averaged`` asked for now; None otherwise (a run trained but not reported, or reported with
@@ -105,6 +105,7 @@ def finished_run(name, out_dir, checkpoint, epochs, identity, shift_averaged=Non
 
     Returns a dict like run_experiment's, from the run's config.json and history.json (minutes 0.0).
     """
+    epochs, shift_averaged = recipe["epochs"], recipe.get("shift_averaged")
     position = Checkpoint(checkpoint, identity=identity).saved_position()
     stopped_early = position.stopped_early
     trained = position.epoch - 1
@@ -126,8 +127,8 @@ def finished_run(name, out_dir, checkpoint, epochs, identity, shift_averaged=Non
                if stopped_early else f"its {trained} epoch is trained" if trained == 1
                else f"its {trained} epochs are trained")
         # --out-dir too: the default folder is named after --epochs, so more epochs would look elsewhere
-        further = "" if stopped_early else (f" To train it further, give more --epochs than {trained} with --resume "
-                                            f"--out-dir {out_dir}.")
+        further = ("" if stopped_early or anneals_over_its_epochs(recipe) else
+                   f" To train it further, give more --epochs than {trained} with --resume --out-dir {out_dir}.")
         print(f"{out_dir} holds a finished run, so there is nothing to resume: {how}. Its test accuracy was "
               f"{config['test_accuracy']:.4f} (report in {os.path.join(out_dir, 'report.txt')}).{further}")
     history_path = os.path.join(out_dir, "history.json")
@@ -135,6 +136,30 @@ def finished_run(name, out_dir, checkpoint, epochs, identity, shift_averaged=Non
     return run_result(name, config["test_accuracy"], config.get("best_val_accuracy"), config.get("best_epoch"),
                       config.get("epochs_run", trained), 0.0, config.get("parameters"), config.get("pca_components"),
                       out_dir, history, config.get("limit"), config.get("val_accuracy_as_tested"))
+
+
+def anneals_over_its_epochs(recipe):
+    """Whether the recipe's learning-rate schedule depends on its number of epochs (a cosine schedule with
+    no T_max of its own), so that the same run cannot be trained for another number of epochs."""
+    schedule = recipe.get("schedule") or {}
+    return schedule.get("name") == "CosineAnnealingLR" and "T_max" not in schedule
+
+
+def resumed_epochs(checkpoint, identity, recipe):
+    """The epochs the checkpoint's run was started for when a resume asks for others (None when they are the
+    same, or the checkpoint is older than that record). A run whose schedule anneals over its epochs is
+    refused: the resumed run would be neither the one started nor the one its recorded command makes.
+    Any other schedule trains the same numbers for the first epochs whatever the total, so the run is
+    extended (or ended sooner), and the command with the new --epochs remakes it."""
+    planned = Checkpoint(checkpoint, identity=identity).saved_position().epochs
+    if planned is None or planned == recipe["epochs"]:
+        return None
+    if anneals_over_its_epochs(recipe):
+        raise RecipeError(f"{checkpoint} is a run of {planned} epochs whose learning rate is cosine-annealed over "
+                          f"those {planned}: resumed with epochs {recipe['epochs']} it would be neither that run nor "
+                          f"the one a {recipe['epochs']}-epoch command makes. Resume it with --epochs {planned}, or "
+                          "start a new run in another --out-dir")
+    return planned
 
 
 def run_result(name, test_accuracy, best_val_accuracy, best_epoch, epochs_run, minutes, parameters, pca_components,
@@ -180,10 +205,10 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     # shift_averaged (it judges the finished weights only, so a run may be tested with it after training)
     identity = {"network": name, "recipe": dict(recipe, epochs=None, shift_averaged=None), "seed": seed,
                 "limit": limit}
-    finished = (finished_run(name, out_dir, checkpoint, recipe["epochs"], identity, recipe.get("shift_averaged"),
-                             verbose) if resume else None)
+    finished = finished_run(name, out_dir, checkpoint, recipe, identity, verbose) if resume else None
     if finished:
         return finished
+    extended_from = resumed_epochs(checkpoint, identity, recipe) if resume else None
     if backend_name:
         backend.set_backend(backend_name)
     # the directory the data really comes from, printed and recorded: a --data-dir given is used or refused,
@@ -240,6 +265,8 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
                       augment_config=augment.config() if augment else None)
         if shift_averaged:
             config["val_accuracy_as_tested"] = val_accuracy_as_tested
+        if extended_from:
+            config["extended_from_epochs"] = extended_from
         # PCA features are not pictures: the misclassified figure shows the images behind them.
         pictures = data.prepare_images(splits[2][0]) if pca else None
         test_accuracy = report.write_run(out_dir, model, history, test, config, CLASS_NAMES, images=pictures,
