@@ -530,3 +530,10 @@ def test_curves_draws_the_runs_and_names_what_is_missing(tmp_path, capsys):
     (tmp_path / "list" / "history.json").write_text("[0.8, 0.9]")
     status, _, error = run(capsys, "curves", str(tmp_path / "list"), "--out", str(out))
     assert status == 2 and "not a run's history (a JSON object of per-epoch lists), but a JSON list" in error
+
+
+def test_evaluate_on_a_whole_npz_that_is_not_a_model_says_so(capsys, tmp_path):
+    path = tmp_path / "arrays.npz"
+    np.savez(path, weights=np.ones(3))
+    status, _, error = run(capsys, "evaluate", str(path))
+    assert status == 1 and "not a minicnn checkpoint" in error and "truncated" not in error

@@ -110,3 +110,15 @@ def test_header_claiming_huge_sizes_fails_cleanly(tmp_path):
     path = write_bytes(tmp_path / "images", b"\x00\x00\x08\x03" + b"\xff\xff\xff\xff" * 3 + b"\x00" * 10)
     with pytest.raises(DatasetError, match="truncated"):
         read_idx(path)
+
+
+def test_a_gz_file_of_random_bytes_says_to_fetch_it_again(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(bytes.fromhex("dc80802e") + bytes(range(200)))
+    with pytest.raises(DatasetError, match="magic number is dc 80 80 2e.*a damaged or wrong file: delete it and "
+                                           "fetch it again"):
+        read_idx(path)
+    plain = tmp_path / "train-images-idx3-ubyte"
+    plain.write_bytes(bytes.fromhex("dc80802e") + bytes(range(200)))
+    with pytest.raises(DatasetError, match="magic number is dc 80 80 2e.*delete it and fetch it again"):
+        read_idx(plain)

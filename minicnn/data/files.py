@@ -22,10 +22,19 @@ def npz_fault(path):
         head = file.read(len(ZIP_MAGIC))
     if not head:
         return f"{path}: the file is empty (truncated: a copy or a save that did not finish?)"
-    if head == ZIP_MAGIC:
+    if head == ZIP_MAGIC and not readable_zip(path):
         return (f"{path}: truncated or damaged: it begins as an .npz file but cannot be read to its end "
                 "(a copy or a save that did not finish?); copy it again or make it again")
     return None
+
+
+def readable_zip(path):
+    """Whether ``path`` is a zip archive that reads to its end with every member's checksum right."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip() is None
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return False
 
 
 @contextlib.contextmanager

@@ -83,7 +83,8 @@ def parse_idx(data, source):
     if zero_bytes != b"\x00\x00" or type_code not in IDX_TYPES:
         raise DatasetError(
             f"{source}: not an IDX file: the magic number is {data[:4].hex(' ')}, "
-            "expected 00 00 <type code 08/09/0b/0c/0d/0e> <number of dimensions>"
+            "expected 00 00 <type code 08/09/0b/0c/0d/0e> <number of dimensions>; "
+            "a damaged or wrong file: delete it and fetch it again"
         )
     if ndim == 0:
         raise DatasetError(f"{source}: the IDX header declares 0 dimensions")
