@@ -350,8 +350,9 @@ def fit(model, optimizer, train, val=None, epochs=10, batch_size=64, *, loss=Non
     for callback in callbacks:
         getattr(callback, "on_train_begin", Callback.on_train_begin)(model, history)
     last_epoch = position.epoch - 1 if position.stopped_early else epochs
-    with StopAfterStep(checkpoint, position.describe(steps) if position.epoch > 1 or position.step else None) \
-            as interrupt:
+    saved = position.describe(steps) if position.epoch > 1 or position.step else None
+    # a loss that diverges is reported once, by TrainingDiverged, not first by NumPy's floating-point warnings
+    with StopAfterStep(checkpoint, saved) as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for epoch in range(position.epoch, last_epoch + 1):
             order = np.random.default_rng((seed, epoch)).permutation(len(x_train))
             totals = EpochTotals(steps - position.step, position.step, position.sums)

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -72,7 +73,11 @@ def test_an_unknown_network_is_refused_with_the_valid_names(capsys):
         cli.main(["summary", "lenet"])
     assert exit_info.value.code == 2
     error = capsys.readouterr().err
-    assert "invalid choice: 'lenet'" in error and "band-cnn" in error and "saraswat-pca-dnn" in error
+    assert "unknown network 'lenet'" in error and "band-cnn" in error and "saraswat-pca-dnn" in error
+    assert error.count("\n") == 1, "one line, not the usage block"
+    with pytest.raises(SystemExit):
+        cli.main(["train", "awasthi-enhanced"])
+    assert "unknown network 'awasthi-enhanced'; did you mean awasthi-enhanced-cnn" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("arguments, message", [
@@ -537,3 +542,44 @@ def test_evaluate_on_a_whole_npz_that_is_not_a_model_says_so(capsys, tmp_path):
     np.savez(path, weights=np.ones(3))
     status, _, error = run(capsys, "evaluate", str(path))
     assert status == 1 and "not a minicnn checkpoint" in error and "truncated" not in error
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["train", "report-ann", "--epochs", "2", "--set", "epochs=1"],
+     "epochs is given twice, by --epochs and by --set epochs=...: give it once"),
+    (["train", "report-ann", "--epochs", "1", "--set", "epochs=0"], "epochs is given twice"),
+    (["train", "report-ann", "--augment", "--set", "augment=null"], "augment is given twice"),
+    (["train", "report-ann", "--set", "lr=0.1", "--set", "lr=0.2"], "--set lr is given twice (0.1 and 0.2)"),
+])
+def test_a_setting_given_twice_is_refused(capsys, arguments, message):
+    status, _, error = run(capsys, *arguments)
+    assert status == 2 and message in error and error.count("\n") == 1
+
+
+def test_an_argparse_mistake_is_one_line_too(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "report-ann", "--epochs", "0"])
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and error.count("\n") == 1
+    assert "minicnn train: error: argument --epochs: expected a positive whole number, got '0'" in error
+
+
+def test_a_layer_file_with_a_syntax_error_is_placed_in_that_file(capsys, tmp_path):
+    (tmp_path / "broken.py").write_text("import numpy\n\nclass Broken(:\n    pass\n")
+    status, _, error = run(capsys, "check-layer", f"{tmp_path / 'broken.py'}:Broken")
+    assert status == 2 and f"{tmp_path / 'broken.py'}:3: syntax error" in error and "frozen" not in error
+
+
+def test_a_layer_given_arguments_its_constructor_does_not_take_is_a_usage_error(capsys):
+    status, _, error = run(capsys, "check-layer", "minicnn.layers:Dense", "--input-shape", "4",
+                           "--args", '{"unit": 3}')
+    assert status == 2 and "Dense({\"unit\": 3}) cannot be made" in error and "--args" in error
+
+
+def test_a_diverging_run_says_so_once_without_numpy_warnings(capsys, tmp_path, small_fashion_mnist):
+    data_dir = str(small_fashion_mnist(tmp_path / "data"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)   # a NumPy floating-point warning would fail the run
+        status, _, error = run(capsys, "train", "report-ann", "--epochs", "1", "--lr", "1e6", "--optimizer", "SGD",
+                               "--data-dir", data_dir, "--out-dir", str(tmp_path / "run"))
+    assert status == 1 and "loss became" in error and "RuntimeWarning" not in error

@@ -5,6 +5,15 @@ import os
 from minicnn import backend
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser whose mistakes are one line, like every other error of the command line:
+    "minicnn train: error: argument --epochs: expected a positive whole number, got '0'" and where to
+    read more, instead of the whole usage block."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (`{self.prog} --help` lists the options)\n")
+
+
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """--help with each option's default (unless it is None or the help already names it) and the
     description and epilog laid out as written."""
@@ -75,7 +84,7 @@ def add_run_arguments(parser, out_dir):
 
 def example_parser(description, out_dir):
     """The argument parser of an example script: ``description`` (its docstring) and the run flags."""
-    parser = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
+    parser = ArgumentParser(description=description, formatter_class=HelpFormatter)
     add_run_arguments(parser, out_dir=out_dir)
     return parser
 

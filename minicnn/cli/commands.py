@@ -13,6 +13,8 @@ A mistake on the command line (an unknown network, a bad grid) is answered
 with one line saying what to change and exit status 2; a run that cannot go on
 (no dataset, a corrupt file, a diverged loss) with one line and status 1.
 """
+import argparse
+import difflib
 import importlib
 import importlib.util
 import json
@@ -38,9 +40,18 @@ class UsageError(ValueError):
     """A command line that cannot work as written; the message says what to write instead."""
 
 
+def network_name(text):
+    """argparse type for NAME: a network of the zoo; an unknown name is refused with the nearest ones."""
+    if text in zoo.NETWORKS:
+        return text
+    near = difflib.get_close_matches(text, zoo.NETWORKS, n=2, cutoff=0.5)
+    guess = f"; did you mean {' or '.join(near)}?" if near else ""
+    raise argparse.ArgumentTypeError(f"unknown network {text!r}{guess} The zoo has: {', '.join(zoo.NETWORKS)}")
+
+
 def network_argument(parser):
-    """The NAME argument; argparse itself refuses an unknown name and lists the valid ones."""
-    parser.add_argument("name", metavar="NAME", choices=list(zoo.NETWORKS),
+    """The NAME argument: a network of the zoo."""
+    parser.add_argument("name", metavar="NAME", type=network_name,
                         help="a network of the zoo: " + ", ".join(zoo.NETWORKS))
 
 
@@ -80,15 +91,22 @@ def overrides_from(assignments):
                                                       'augment={"pad_crop": 2}')
         if len(settings) != 1:
             raise UsageError(f"--set {text}: one value per key (try several with minicnn sweep)")
-        overrides.update(settings[0])
+        for key, value in settings[0].items():
+            if key in overrides and overrides[key] != value:
+                raise UsageError(f"--set {key} is given twice ({overrides[key]!r} and {value!r}): give it once")
+            overrides[key] = value
     return overrides
 
 
 def command_train(arguments):
-    """`minicnn train NAME`: the recipe, changed by --set and the named options (those win)."""
+    """`minicnn train NAME`: the recipe, changed by --set and the named options; a setting given both ways
+    is refused, since one of them would be silently ignored."""
     overrides = overrides_from(arguments.set)
-    for key in ("epochs", "batch_size", "lr", "optimizer"):
-        if getattr(arguments, key) is not None:
+    for key in ("epochs", "batch_size", "lr", "optimizer", "augment"):
+        option = "--" + key.replace("_", "-")
+        if getattr(arguments, key) is not None and key in overrides:
+            raise UsageError(f"{key} is given twice, by {option} and by --set {key}=...: give it once")
+        if getattr(arguments, key) is not None and key != "augment":
             overrides[key] = getattr(arguments, key)
     if arguments.augment is not None:
         recipe_augmentation = recipe_for(arguments.name, overrides).get("augment")
@@ -295,7 +313,9 @@ def load_layer_class(spec):
         if not as_file and (error.name == location.split(".")[0] or location.startswith(f"{error.name}.")):
             raise UsageError(f"no module {location!r} here or on the Python path ({error})") from None
         raise LayerImportError(f"importing {location} raised {where_it_failed(error)}") from None
-    except Exception as error:   # a syntax error, a NameError at import time...: one line, not a traceback
+    except SyntaxError as error:   # placed in the layer's file, not in the import machinery that read it
+        raise LayerImportError(f"{error.filename}:{error.lineno}: syntax error: {error.msg}") from None
+    except Exception as error:   # a NameError at import time...: one line, not a traceback
         raise LayerImportError(f"importing {location} raised {where_it_failed(error)}") from None
     finally:
         sys.path.remove(directory)
@@ -355,6 +375,9 @@ def command_check_layer(arguments):
         print(f"{layer_class.__name__} on input {(batch_size,) + shape}, seed {index}:")
         try:
             layer = layer_class(*positional, **keywords)
+        except TypeError as error:   # the arguments given do not fit its constructor: the command line to fix
+            raise UsageError(f"{layer_class.__name__}({arguments.args}) cannot be made: {error}; give its "
+                             "constructor's arguments with --args") from None
         except Exception as error:
             print(f"  FAILED: constructing it raised {where_it_failed(error)}")
             return 1

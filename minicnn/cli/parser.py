@@ -18,8 +18,8 @@ import sys
 
 import minicnn
 from minicnn import optim
-from minicnn.cli.arguments import (HelpFormatter, add_data_dir_argument, add_run_arguments, add_training_arguments,
-                                   non_negative_int, positive_float, positive_int)
+from minicnn.cli.arguments import (ArgumentParser, HelpFormatter, add_data_dir_argument, add_run_arguments,
+                                   add_training_arguments, non_negative_int, positive_float, positive_int)
 from minicnn.cli.assignment import add_command as add_assignment_command
 from minicnn.cli.commands import (UsageError, command_check_layer, command_curves, command_evaluate,
                                   command_reproduce, command_results, command_summary, command_sweep,
@@ -31,11 +31,11 @@ from minicnn.lab.sweep import SweepError
 
 def build_parser():
     """The argparse parser of every command, each with a --help that says what it does."""
-    parser = argparse.ArgumentParser(prog="minicnn", description=__doc__.split("\n\n")[0],
+    parser = ArgumentParser(prog="minicnn", description=__doc__.split("\n\n")[0],
                                      formatter_class=HelpFormatter,
                                      epilog=__doc__.split("\n\n", 1)[1] + "\nEvery command has --help.")
     parser.add_argument("--version", action="version", version=f"minicnn {minicnn.__version__}")
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True, parser_class=ArgumentParser)
 
     def command(name, function, summary, description=None):
         subparser = commands.add_parser(name, help=summary, description=description or summary,
