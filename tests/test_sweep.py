@@ -1,5 +1,6 @@
 """minicnn sweep: reading a grid, and running one with joblib here and on a Dask cluster."""
 import csv
+import json
 import sys
 
 import pytest
@@ -45,7 +46,8 @@ def check_rows(rows):
     assert sorted(row["hidden"] for row in rows) == ["64", "64-32"]
     accuracies = [float(row["val_accuracy"]) for row in rows]
     assert all(0.0 <= accuracy <= 1.0 for accuracy in accuracies) and accuracies == sorted(accuracies, reverse=True)
-    assert all(0.0 <= float(row["test_accuracy"]) <= 1.0 and row["epochs_run"] == "1" for row in rows)
+    assert all(row["epochs_run"] == "1" and row["seed"] == "0" and row["limit"] == "300" for row in rows)
+    assert "test_accuracy" not in rows[0], "configurations are chosen on validation: none is tested"
 
 
 def test_a_grid_runs_in_parallel_with_joblib(capsys, tmp_path, fashion_mnist_installed):
@@ -91,3 +93,21 @@ def test_a_shift_averaged_configuration_is_ranked_by_its_kept_weights_judged_as_
     assert sweep.run_configuration("band-cnn", {"shift_averaged": 1}, {})["val_accuracy"] == 0.92
     result["val_accuracy_as_tested"] = None   # no shift_averaged: the best epoch's figure, as before
     assert sweep.run_configuration("band-cnn", {}, {})["val_accuracy"] == 0.90
+
+
+def test_a_sweep_never_replaces_an_earlier_one_unasked_and_tests_only_the_best_once(capsys, tmp_path,
+                                                                                    fashion_mnist_installed):
+    out = tmp_path / "grid.csv"
+    assert cli.main(TINY_GRID + ["--out", str(out)]) == 0
+    before = out.read_text()
+    assert cli.main(TINY_GRID[:4] + ["--limit", "300", "--epochs", "1", "--out", str(out)]) == 2
+    assert f"{out} holds an earlier sweep: give --overwrite to replace it" in capsys.readouterr().err
+    assert out.read_text() == before
+    best_dir = tmp_path / "best"
+    assert cli.main(TINY_GRID + ["--out", str(out), "--overwrite", "--test-best", str(best_dir)]) == 0
+    printed = capsys.readouterr().out
+    rows = read_rows(out)
+    assert "the best configuration" in printed and printed.count("test accuracy") == 1
+    config = json.loads((best_dir / "config.json").read_text())
+    assert config["recipe"]["hidden"] == [int(width) for width in rows[0]["hidden"].split("-")]
+    assert config["best_val_accuracy"] == pytest.approx(float(rows[0]["val_accuracy"]))

@@ -33,7 +33,7 @@ from minicnn.layers import Layer
 from minicnn.model import Sequential, shift_problem
 from minicnn.data.preparation import InputPreparation
 from minicnn.data.projections import PCAProjection
-from minicnn.lab.sweep import format_table, parse_assignment, parse_grid, run_sweep, write_csv
+from minicnn.lab.sweep import RESULT_COLUMNS, format_table, parse_assignment, parse_grid, run_sweep, write_csv
 
 
 class UsageError(ValueError):
@@ -263,17 +263,29 @@ def command_evaluate(arguments):
 # ----------------------------------------------------------------------------
 
 def command_sweep(arguments):
-    """`minicnn sweep NAME --grid ...`: every configuration, printed and written as CSV, best first."""
+    """`minicnn sweep NAME --grid ...`: every configuration ranked by validation accuracy, printed and written
+    as CSV (an earlier CSV only replaced with --overwrite); with --test-best, the best one trained again into
+    its own run folder and tested once."""
     configurations = parse_grid(arguments.grid, epochs=arguments.epochs)
+    out = arguments.out or os.path.join("runs", f"sweep-{arguments.name}.csv")
+    if os.path.exists(out) and not arguments.overwrite:
+        raise UsageError(f"{out} holds an earlier sweep: give --overwrite to replace it, or another --out")
     where = f"on the Dask cluster at {arguments.dask}" if arguments.dask else f"{arguments.jobs} at a time"
     count = len(configurations)
     print(f"{arguments.name}: {count} configuration{'s' if count != 1 else ''}, {where}", flush=True)
     rows = run_sweep(arguments.name, configurations, jobs=arguments.jobs, dask_address=arguments.dask,
                      progress=True, **run_settings(arguments))
-    out = arguments.out or os.path.join("runs", f"sweep-{arguments.name}.csv")
     write_csv(rows, out)
     print(format_table(rows))
-    print(f"\nbest first, by validation accuracy; written to {out}")
+    print(f"\nbest first, by validation accuracy (no configuration was tested); written to {out}")
+    if arguments.test_best:
+        best = rows[0]
+        if best["failure"]:
+            raise UsageError("every configuration diverged: there is none to test")
+        overrides = {key: value for key, value in best.items() if key not in RESULT_COLUMNS}
+        print(f"\nthe best configuration, {overrides}, trained again into {arguments.test_best} and tested once:")
+        run_experiment(arguments.name, overrides, out_dir=arguments.test_best, overwrite=arguments.overwrite,
+                       extra_config={"command": shlex.join(["minicnn"] + arguments.argv)}, **run_settings(arguments))
     return 0
 
 

@@ -123,6 +123,10 @@ def build_parser():
     add_training_arguments(sweep)   # --epochs for every configuration whose grid does not set them
     sweep.add_argument("--out", metavar="FILE.csv", default=None,
                        help="the CSV to write (default: runs/sweep-NAME.csv)")
+    sweep.add_argument("--overwrite", action="store_true", help="replace the CSV of an earlier sweep")
+    sweep.add_argument("--test-best", metavar="OUT_DIR", default=None,
+                       help="then train the configuration with the best validation accuracy once more into OUT_DIR "
+                            "and test it, once (no other configuration is ever tested)")
 
     check = command("check-layer", command_check_layer, "check a layer's backward against numerical gradients "
                     "(exit status 0 if right, 1 if not, 2 if it cannot be imported)",

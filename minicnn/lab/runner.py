@@ -172,7 +172,7 @@ def run_result(name, test_accuracy, best_val_accuracy, best_epoch, epochs_run, m
 
 
 def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, limit=None, backend_name=None,
-                   resume=False, overwrite=False, verbose=True, extra_config=None):
+                   resume=False, overwrite=False, verbose=True, extra_config=None, test=True):
     """Train zoo network ``name`` with its recipe (plus ``overrides``), test it once, and report.
 
     Inputs:
@@ -191,6 +191,8 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
       without resume or overwrite such an out_dir is refused.
     - verbose: print the summary, the data sizes, a line per epoch and the result.
     - extra_config: more entries for config.json (a script's own arguments).
+    - test: evaluate on the test set at the end; False (a sweep's configurations, chosen among on
+      validation) leaves test_accuracy None; needs out_dir None, since a run's report is its test.
 
     Returns a dict: name, test_accuracy, best_val_accuracy, best_epoch (the epoch whose
     weights were kept, else the one with the best validation accuracy), epochs_run,
@@ -200,6 +202,8 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     test's views; None otherwise).
     """
     recipe = recipe_for(name, overrides)
+    if out_dir and not test:
+        raise RecipeError("a run written to an out_dir is reported with its test accuracy: give test=True")
     checkpoint = prepare_run_folder(out_dir, resume, overwrite)
     # what makes a checkpoint this run's, less what training never sees: epochs (a run may be extended) and
     # shift_averaged (it judges the finished weights only, so a run may be tested with it after training)
@@ -277,9 +281,11 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
             plots.plot_pca_variance(pca.explained_variance_ratio, os.path.join(out_dir, "pca_variance.png"),
                                     thresholds=sorted({0.90, 0.95, pca.variance}),
                                     title=f"PCA of the {len(train[1]):,} training images")
-    else:
+    elif test:
         test_accuracy = evaluate(model, *test, flip_averaged=flip_averaged, shift_averaged=shift_averaged)[1]
-    if verbose:
+    else:
+        test_accuracy = None
+    if verbose and test_accuracy is not None:
         kept = (f"best validation epoch {best_epoch}" if keep_best
                 else f"weights of the last epoch, {len(history['epoch'])}")
         where = f"; report and figures in {out_dir}/" if out_dir else ""

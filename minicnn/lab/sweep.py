@@ -23,7 +23,9 @@ from minicnn.train import TrainingDiverged
 
 GRID_FORM = ("KEY=VALUE,VALUE,... with KEY a recipe key, e.g. batch_size=32,64 or hidden=64,64-32 "
              "or optimizer=Adam:1e-3,RMSprop:1e-2")
-RESULT_COLUMNS = ("val_accuracy", "test_accuracy", "epochs_run", "minutes", "failure")
+# a configuration is judged on validation only: choosing among test accuracies would make the test set part
+# of training; the chosen one is tested once, on request (`minicnn sweep --test-best`)
+RESULT_COLUMNS = ("val_accuracy", "epochs_run", "minutes", "seed", "limit", "failure")
 
 
 class SweepError(ValueError):
@@ -120,16 +122,17 @@ def run_configuration(name, overrides, settings):
     A configuration whose loss stops being finite (a learning rate too high for it) is a row with
     no accuracies and the failure ("loss became nan at epoch 3, step 12 of 750"), not the end of the grid.
     """
+    recorded = {"seed": settings.get("seed", 0), "limit": settings.get("limit")}
     try:
-        result = run_experiment(name, overrides, out_dir=None, verbose=False, **settings)
+        result = run_experiment(name, overrides, out_dir=None, verbose=False, test=False, **settings)
     except TrainingDiverged as error:
-        return dict(overrides, val_accuracy=None, test_accuracy=None, epochs_run=None, minutes=None,
+        return dict(overrides, val_accuracy=None, epochs_run=None, minutes=None, **recorded,
                     failure=str(error).split(";")[0])
     # a shift-averaged recipe judged its kept weights on validation once more, as its test: that figure ranks it
     as_tested = result["val_accuracy_as_tested"]
     val_accuracy = result["best_val_accuracy"] if as_tested is None else as_tested
-    return dict(overrides, val_accuracy=val_accuracy, test_accuracy=result["test_accuracy"],
-                epochs_run=result["epochs_run"], minutes=result["minutes"], failure=None)
+    return dict(overrides, val_accuracy=val_accuracy, epochs_run=result["epochs_run"], minutes=result["minutes"],
+                **recorded, failure=None)
 
 
 def run_sweep(name, configurations, jobs=1, dask_address=None, progress=False, **settings):
@@ -146,8 +149,9 @@ def run_sweep(name, configurations, jobs=1, dask_address=None, progress=False, *
 
     Every configuration is checked before any runs, so a typo fails at once.
     Returns a list of dicts: the configuration's overrides plus val_accuracy (the
-    best epoch's), test_accuracy, epochs_run, minutes and failure (None, or why
-    the configuration diverged; its accuracies are then None and it comes last).
+    best epoch's), epochs_run, minutes, seed, limit and failure (None, or why the
+    configuration diverged; its accuracy is then None and it comes last). No
+    configuration is tested: the test set is for the chosen one, once.
     """
     import joblib
 
