@@ -15,7 +15,11 @@ from minicnn.gradcheck import array_problem, raising_line, where_it_failed
 
 
 class GradingFailure(Exception):
-    """What the student should fix, in one line: the grader's message."""
+    """What the student should fix, in one line: the grader's message. ``not_implemented``: a stub's."""
+
+    def __init__(self, line, not_implemented=False):
+        super().__init__(line)
+        self.not_implemented = not_implemented
 
 
 def call(function, *arguments, **keywords):
@@ -24,7 +28,7 @@ def call(function, *arguments, **keywords):
         return function(*arguments, **keywords)
     except NotImplementedError as error:
         raise GradingFailure(f"{function.__name__} is not implemented yet: it raises NotImplementedError "
-                             f"({raising_line(error)}); write it, as its docstring says") from None
+                             f"({raising_line(error)}); write it, as its docstring says", True) from None
     except GradingFailure:
         raise
     except Exception as error:   # the student's mistake, of any kind, is one line
@@ -116,8 +120,14 @@ def run_normalization(module, settings, arrays):
 
 def run_dropout(module, settings, arrays):
     mask = arrays["mask"] if settings["training"] else None
-    out, cache = run(module.dropout_forward, ("out", "cache"), arrays["x"], settings["rate"], settings["training"],
-                     mask=mask)
+    try:
+        out, cache = run(module.dropout_forward, ("out", "cache"), arrays["x"], settings["rate"],
+                         settings["training"], mask=mask)
+    except GradingFailure as failure:
+        if settings["training"] or failure.not_implemented:
+            raise
+        raise GradingFailure(f"dropout must be the identity in inference (training=False): return x as it is and a "
+                             f"cache of None, drawing no mask (no rng is given then); instead, {failure}") from None
     return {"dropout_forward.out": out, "dropout_backward.dx": run(module.dropout_backward, ("dx",), arrays["dout"],
                                                                      cache)}
 
@@ -127,12 +137,14 @@ def run_optim(module, settings, arrays):
     param, state, outputs = arrays["param"], {}, {}
     for step, grad in enumerate(arrays["grads"], start=1):
         param = run(rule, ("the new parameter",), param, grad, state, **settings["settings"])
-        outputs[f"{rule.__name__}.parameter after step {step}"] = param
+        # keyed by the rule the case names: a rule written under another name and aliased is the same rule
+        outputs[f"{settings['rule']}.parameter after step {step}"] = param
     return outputs
 
 
 # ----------------------------------------------------------------------------------------------------------
-# The fixed cases: (label, settings, arrays), drawn from a seeded generator at make time and saved
+# The fixed cases: (label, settings, arrays), drawn from a generator seeded by the assignment's seed (the
+# public cases) or the autograder's (the hidden ones) and saved; the same settings, other values
 # ----------------------------------------------------------------------------------------------------------
 
 def normal(rng, *shape):
@@ -144,6 +156,9 @@ def dense_cases(rng):
              {"x": normal(rng, 3, 5), "w": normal(rng, 5, 4), "b": normal(rng, 4), "dout": normal(rng, 3, 4)}),
             ("x (2, 6), w (6, 3), no bias", {"layer": "dense"},
              {"x": normal(rng, 2, 6), "w": normal(rng, 6, 3), "dout": normal(rng, 2, 3)}),
+            # square: w and w.T have the same shape, so only the values tell dout @ w from dout @ w.T
+            ("x (3, 4), w (4, 4) square, b (4,)", {"layer": "dense"},
+             {"x": normal(rng, 3, 4), "w": normal(rng, 4, 4), "b": normal(rng, 4), "dout": normal(rng, 3, 4)}),
             ("flatten x (2, 3, 2, 2)", {"layer": "flatten"}, {"x": normal(rng, 2, 3, 2, 2), "dout": normal(rng, 2, 12)})]
 
 
@@ -223,6 +238,7 @@ def dropout_cases(rng):
 
 def optim_cases(rng):
     rules = [("sgd_momentum", {"lr": 0.1}), ("sgd_momentum", {"lr": 0.1, "momentum": 0.9}),
+             ("sgd_momentum", {"lr": 0.1, "momentum": 0.9, "dampening": 0.5}),
              ("sgd_momentum", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
              ("rmsprop", {"lr": 0.01}), ("rmsprop", {"lr": 0.01, "momentum": 0.9, "centered": True}),
              ("adam", {"lr": 0.01}), ("adam", {"lr": 0.001, "beta1": 0.8, "beta2": 0.99, "weight_decay": 0.1})]

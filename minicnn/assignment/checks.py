@@ -1,22 +1,42 @@
 """The checks as the notebook shows them: every value printed with its error, a failure said in words.
 
-The same comparisons and drawn gradient checks as the grader (graders.py), run in
-the notebook's own process and printed for a person. Every call loads the
-student's files afresh, so a cell run again after an edit checks the edit.
+The same comparisons and drawn gradient checks as the grader (graders.py), on the public cases, run in the
+notebook's own process on the student's own files and printed for a person. Every call loads the student's
+files afresh, so a cell run again after an edit checks the edit.
 
     from minicnn.assignment import checks
     checks.compare_with_expected("conv")   # each value of the fixed cases against the reference solution's
     checks.gradient_check("conv")          # the drawn cases against central differences
 """
-from minicnn.assignment import graders, student
+import json
+import os
+
+from minicnn.assignment import cases, graders, student
 from minicnn.assignment.cases import GradingFailure, what
+from minicnn.assignment.parts import PARTS
+
+
+def fixed_cases(directory, part_name):
+    path = os.path.join(directory, "grading", "expected", f"{part_name}.npz")
+    if not os.path.isfile(path):
+        raise GradingFailure(f"{path} is missing: ask for the assignment's grading/ folder again")
+    return cases.load_expected(path)
+
+
+def public_seed(directory):
+    with open(os.path.join(directory, "grading", "assignment.json"), encoding="utf-8") as file:
+        return json.load(file).get("seed", 14)
+
+
+def mine(directory, part_name):
+    return student.load_module(directory, PARTS[part_name].module)
 
 
 def compare_with_expected(part_name, directory="."):
     """Print every value of the part's fixed cases with its relative error to the reference solution's;
     True when all are right."""
     try:
-        rows = graders.comparisons(directory, part_name)
+        rows = graders.comparisons(mine(directory, part_name), part_name, fixed_cases(directory, part_name))
     except GradingFailure as failure:
         print(f"FAILED: {failure}")
         return False
@@ -34,7 +54,8 @@ def compare_with_expected(part_name, directory="."):
 
 def gradient_check(part_name, directory="."):
     """Print the outcome of the part's gradient checks on the drawn cases; True when they pass."""
-    return report(lambda: graders.gradient_check(directory, part_name))
+    return report(lambda: graders.gradient_check(mine(directory, part_name), part_name,
+                                                 fixed_cases(directory, part_name), public_seed(directory)))
 
 
 def report(check, passed_line=None):

@@ -1,27 +1,32 @@
-"""Grading a folder: every test of points.json in a process of its own, under a time limit.
+"""Grading a submission: every test in processes of its own, spread over the cores, under one time budget.
 
-A test that hangs is stopped at its time limit, one that crashes the interpreter
-(a segfault, os._exit, the memory exhausted) is seen dead: either loses that
-test's points, with a line that says so, and the next test runs. The process is
-forked from this one where the platform can (Linux: no second start-up of
-Python and NumPy), else spawned.
+    caller (the command)            loads the folder and the files, writes results.json at the end
+     └─ the grade's process         schedules the tests; every process below comes back to it (a subreaper)
+         └─ a test's process        the grader's code: the checks, every comparison, the verdict
+             └─ the student's       worker.py: imports the student's files, computes what it is asked
+                process             (as an unprivileged user when the grader is root)
+
+The student's process only returns arrays; the test's process judges them. A test's processes end as a
+group, and whatever escaped the group comes back to the grade's process, which ends it: the caller gets
+the results only when no process the student's code started is left. A hang loses that test's points
+at its time limit (or the limit of one call), a crash at once, and neither touches another test; the
+budget ends the whole grade whatever the tests do.
 """
-import faulthandler
 import json
-import multiprocessing
 import os
+import select
 import signal
-import sys
 import time
-from dataclasses import dataclass
+import traceback
+from dataclasses import dataclass, field
 
-from minicnn.assignment import graders
+from minicnn.assignment import graders, remote
 from minicnn.assignment.cases import GradingFailure
-from minicnn.assignment.parts import PARTS, AssignmentError
+from minicnn.assignment.folder import HIDDEN
+from minicnn.assignment.parts import AssignmentError
 from minicnn.data.files import atomic_write
-from minicnn.gradcheck import where_it_failed
 
-START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+GRACE = 5.0   # seconds a test's process gets past its deadline to report before it is ended
 
 
 @dataclass
@@ -29,122 +34,244 @@ class GradedTest:
     name: str
     score: float
     max_score: float
+    status: str        # "passed" or "failed"
     output: str
+    visibility: str
+    seconds: float = 0.0
 
 
-def read_points(directory):
-    """(points by test name, time limits by test name) from the folder's grading/points.json, checked."""
-    path = os.path.join(directory, "grading", "points.json")
-    if not os.path.isdir(directory):
-        raise AssignmentError(f"{directory} is not a folder; give the folder `minicnn assignment make` wrote")
+@dataclass
+class Grade:
+    tests: list
+    notes: list = field(default_factory=list)       # lines about the submission itself (missing files...)
+    leaderboard: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    budget: float = 0.0
+
+    @property
+    def score(self):
+        return round(sum(test.score for test in self.tests), 6)
+
+    @property
+    def max_score(self):
+        return round(sum(test.max_score for test in self.tests), 6)
+
+
+def cores():
     try:
-        with open(path, encoding="utf-8") as file:
-            table = json.load(file)
-    except FileNotFoundError:
-        raise AssignmentError(f"{path} is missing: {directory} is not an assignment folder made by "
-                              "`minicnn assignment make`") from None
-    except (OSError, json.JSONDecodeError) as error:
-        raise AssignmentError(f"{path} is not readable JSON: {error}") from None
-    points, limits = table.get("points"), table.get("time_limit_seconds", {})
-    known = set(every_test_name())
-    if not isinstance(points, dict) or not isinstance(limits, dict):
-        raise AssignmentError(f"{path}: \"points\" and \"time_limit_seconds\" must be tables (JSON objects)")
-    for table_name, table_values in (("points", points), ("time_limit_seconds", limits)):
-        for name, value in table_values.items():
-            if name not in known and not (table_name == "time_limit_seconds" and name == "default"):
-                raise AssignmentError(f"{path}: {table_name} names no test {name!r}; the tests are: "
-                                      f"{', '.join(sorted(known))}")
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise AssignmentError(f"{path}: {table_name}[{name!r}] must be a number >= 0, got {value!r}")
-    default = limits.get("default", 60)
-    return points, {name: limits.get(name, default) for name in points}
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
 
 
-def every_test_name():
-    return [name for part in PARTS.values() for name in graders.test_names(part)] + ["it trains"]
+def chosen_tests(assignment, only):
+    parts = {test.part for test in assignment.tests if test.part}
+    unknown = sorted(set(only or ()) - parts)
+    if unknown:
+        raise AssignmentError(f"--only {', '.join(unknown)}: this assignment has no such part; its tests are "
+                              f"{', '.join(test.name for test in assignment.tests)}")
+    return [test for test in assignment.tests if test.points > 0 and (not only or test.part in only)]
 
 
-def child(directory, name, sender):
-    """In the test's own process: run it and send back ("passed" or "failed", line)."""
-    faulthandler.disable()   # a crash is reported by the grader in one line, not by a dump of every thread
+def time_limits(tests, budget, parallel):
+    """Each test's limit, all scaled down alike where their sum would not fit the budget on ``parallel`` cores,
+    so that slow code everywhere still leaves every test its turn."""
+    total = sum(test.time_limit for test in tests)
+    scale = min(1.0, 0.9 * budget * parallel / total) if total else 1.0
+    return {test.name: max(1.0, test.time_limit * scale) for test in tests}
+
+
+def grade(assignment, files, only=None, budget=None, parallel=None, echo=print, notes=()):
+    """Grade the student's ``files`` ({module: source bytes}) on ``assignment`` (folder.Assignment): a Grade,
+    one line echoed per test as it finishes. ``budget`` (seconds) overrides the assignment's."""
+    tests = chosen_tests(assignment, only)
+    budget = float(budget or assignment.budget)
+    parallel = parallel or cores()
+    started = time.monotonic()
+    limits = time_limits(tests, budget, parallel)
+    longest_first = sorted(tests, key=lambda test: test.check != "it trains")
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # the grade's process
+        os.close(reading)
+        status = 0
+        try:
+            schedule(longest_first, assignment, files, limits, started + budget, budget, parallel, writing)
+        except BaseException:
+            traceback.print_exc()
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(writing)
+    results, leaderboard = {}, {}
+    with os.fdopen(reading, "r", encoding="utf-8") as lines:
+        for line in lines:
+            result = json.loads(line)
+            if "name" not in result:   # the last line: the leaderboard's entries
+                leaderboard = result.get("leaderboard", {})
+                continue
+            test = GradedTest(**result)
+            results[test.name] = test
+            echo(f"{test.score:>4g}/{test.max_score:<4g} {test.name:<28} {test.output}  [{test.seconds:.1f} s]")
+    os.waitpid(pid, 0)
+    graded = [results.get(test.name) or GradedTest(test.name, 0, test.points, "failed",
+                                                   "the grader stopped before this test could be run",
+                                                   test.visibility) for test in tests]
+    return Grade(graded, list(notes), leaderboard, time.monotonic() - started, budget)
+
+
+def schedule(tests, assignment, files, limits, end, budget, parallel, writing):
+    """In the grade's process: run ``tests`` ``parallel`` at a time, each in a process of its own, and write
+    one JSON line per finished test to ``writing``; end every process before the last line."""
+    remote.guard_this_process()
+    scratch = remote.Scratch(remote.student_user())
+    pending, running = list(tests), {}   # running: fd -> (pid, test, started, deadline, chunks)
+    out = os.fdopen(writing, "w", encoding="utf-8")
+
+    def report(test, status, output, seconds, leaderboard=None):
+        score = test.points if status == "passed" else 0
+        entry = {"name": test.name, "score": score, "max_score": test.points, "status": status, "output": output,
+                 "visibility": test.visibility, "seconds": round(seconds, 2)}
+        out.write(json.dumps(entry) + "\n")
+        out.flush()
+        if leaderboard:
+            report.leaderboard.update(leaderboard)
+    report.leaderboard = {}
+
     try:
-        result = ("passed", graders.run_test(directory, name))
-    except GradingFailure as failure:
-        result = ("failed", str(failure))
-    except BaseException as error:   # sys.exit, KeyboardInterrupt or any error in the student's code
-        result = ("failed", f"raised {where_it_failed(error)}")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    sender.send(result)
-
-
-def run_isolated(directory, name, time_limit):
-    """("passed" | "failed", line) of test ``name``, run in its own process for at most ``time_limit`` seconds."""
-    context = multiprocessing.get_context(START_METHOD)
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=child, args=(directory, name, sender), daemon=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    process.start()
-    sender.close()
-    try:
-        if receiver.poll(time_limit):
-            return receiver.recv()
-        return "failed", (f"stopped after {time_limit:g} s, its time limit: look for a loop that never ends, or code "
-                          "far slower than it needs to be (grading/points.json sets the limit)")
-    except EOFError:   # the process ended without a word: it crashed
-        process.join(5)
-        return "failed", f"the process running it crashed ({death(process.exitcode)}), so nothing could be checked"
+        while pending or running:
+            now = time.monotonic()
+            while pending and len(running) < parallel and now < end:
+                test = pending.pop(0)
+                own = now + limits[test.name]
+                deadline, why = (own, (f"stopped after {limits[test.name]:g} s, its time limit: look for a loop "
+                                       "that never ends, or code far slower than it needs to be "
+                                       "(grading/points.json sets the limit)")) if own < end else \
+                    (end, f"stopped: the whole grade's time budget of {budget:g} s ran out")
+                fd, pid = start_test(test, assignment, files, scratch, deadline, why)
+                running[fd] = (pid, test, now, deadline, why, [])
+            if not running:
+                break
+            wake = min(deadline + GRACE for _, _, _, deadline, _, _ in running.values())
+            ready, _, _ = select.select(list(running), [], [], max(0.0, min(wake, end + GRACE) - time.monotonic()))
+            for fd in ready:
+                chunk = os.read(fd, 1 << 16)
+                if chunk:
+                    running[fd][5].append(chunk)
+                    continue
+                pid, test, began, _, _, chunks = running.pop(fd)
+                os.close(fd)
+                os.waitpid(pid, 0)
+                remote.end_children(spare=[entry[0] for entry in running.values()])
+                try:
+                    result = json.loads(b"".join(chunks).decode("utf-8"))
+                    report(test, result["status"], result["output"], time.monotonic() - began,
+                           result.get("leaderboard"))
+                except (ValueError, KeyError):
+                    report(test, "failed", "the grader's process for this test ended without a result (was it "
+                                           "killed?), so nothing could be checked", time.monotonic() - began)
+            now = time.monotonic()
+            for fd, (pid, test, began, deadline, why, _) in list(running.items()):
+                if now > deadline + GRACE:
+                    stop_test(pid, fd)
+                    del running[fd]
+                    remote.end_children(spare=[entry[0] for entry in running.values()])
+                    report(test, "failed", why, now - began)
+        for test in pending:
+            report(test, "failed", f"not run: the whole grade's time budget of {budget:g} s ran out first", 0.0)
     finally:
-        if process.is_alive():
-            process.kill()
-        process.join()
-        receiver.close()
+        for fd, (pid, *_) in running.items():
+            stop_test(pid, fd)
+        remote.end_children()
+        scratch.remove()
+    if report.leaderboard:
+        out.write(json.dumps({"leaderboard": report.leaderboard}) + "\n")
+    out.close()
 
 
-def death(exitcode):
-    if exitcode is not None and exitcode < 0:
-        return f"killed by {signal.Signals(-exitcode).name}"
-    return f"it exited with status {exitcode}: is there an os._exit in the code?"
-
-
-def preload():
-    """Import here what every test imports, so that each forked test starts with it (the student's code is
-    never imported here: each test imports it afresh)."""
-    import minicnn.train  # noqa: F401
+def stop_test(pid, fd):
     try:
-        import hypothesis  # noqa: F401
-    except ImportError:   # the gradient checks say so themselves
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    os.close(fd)
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
         pass
 
 
-def grade(directory, only=None, echo=print):
-    """Run the folder's tests (those of the parts in ``only``, if given): a list of GradedTest, one line echoed
-    per test as it finishes. A test with 0 points is not run."""
-    points, limits = read_points(directory)
-    preload()
-    unknown = sorted(set(only or ()) - {name.split(": ")[0] for name in points})
-    if unknown:
-        raise AssignmentError(f"--only {', '.join(unknown)}: this assignment has no such part; its tests are "
-                              f"{', '.join(points)}")
-    results = []
-    for name, max_score in points.items():
-        if max_score == 0 or (only and name.split(": ")[0] not in only):
-            continue
-        started = time.monotonic()
-        status, output = run_isolated(os.path.abspath(directory), name, limits[name])
-        output = output.replace(os.path.abspath(directory) + os.sep, "")   # student/conv.py, not /home/.../conv.py
-        result = GradedTest(name, max_score if status == "passed" else 0, max_score, output)
-        results.append(result)
-        echo(f"{result.score:>4g}/{result.max_score:<4g} {name:<28} {output}  [{time.monotonic() - started:.1f} s]")
-    return results
+def start_test(test, assignment, files, scratch, deadline, why):
+    """Fork the test's process; (the fd its result comes on, its pid)."""
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(reading)
+        status = 0
+        try:
+            result = run_test(test, assignment, files, scratch, deadline, why)
+            os.write(writing, json.dumps(result).encode("utf-8"))
+        except BaseException:
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(writing)
+    return reading, pid
 
 
-def write_results(results, path):
-    """results.json in the layout course platforms read (Gradescope's): score, and each test's name, score,
-    max_score and output."""
-    summary = {"score": sum(result.score for result in results),
-               "tests": [{"name": result.name, "score": result.score, "max_score": result.max_score,
-                          "output": result.output} for result in results]}
+def run_test(test, assignment, files, scratch, deadline, why):
+    """In the test's process: the test on a fresh student's process; {"status", "output", "leaderboard"}."""
+    remote.guard_this_process()
+    os.chdir(scratch.empty)
+    leaderboard = None
+    process = remote.StudentProcess(scratch, files, deadline, assignment.call_limit, why)
+    try:
+        with process:
+            line, leaderboard = graders.run_test(test, assignment, process.modules())
+        status = "passed"
+    except GradingFailure as failure:
+        status, line = "failed", str(failure)
+    except remote.Stopped as stopped:
+        status, line = "failed", stopped.line
+    except Exception as error:   # what the student's code returned broke a check: a failure, never a pass
+        status, line = "failed", f"the grader could not check what your code returned ({type(error).__name__}: " \
+                                 f"{remote.printable(error, 300)})"
+    finally:
+        process.stop()
+        remote.end_children()
+    return {"status": status, "output": line, "leaderboard": leaderboard}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# results.json, as Gradescope's autograder specification has it
+# ---------------------------------------------------------------------------------------------------------
+
+def summary(grade):
+    """The output a student reads first: the score, what was wrong with the submission, what shows later."""
+    lines = [f"score: {grade.score:g}/{grade.max_score:g}, graded in {grade.seconds:.0f} s "
+             f"(the budget is {grade.budget:g} s)"]
+    lines += grade.notes
+    later = [test for test in grade.tests if test.visibility != "visible"]
+    if later:
+        hidden = sum(test.name.endswith(HIDDEN) for test in later)
+        lines.append(f"{len(later)} tests ({hidden} of them on hidden cases, drawn for this course and never handed "
+                     "out) show their results once the grades are published")
+    return "\n".join(lines)
+
+
+def results_document(grade, leaderboard=False):
+    document = {"score": grade.score, "execution_time": round(grade.seconds, 1), "output": summary(grade),
+                "output_format": "text", "test_output_format": "text", "visibility": "visible",
+                "stdout_visibility": "hidden",
+                "tests": [{"name": test.name, "score": test.score, "max_score": test.max_score, "status": test.status,
+                           "output": test.output, "visibility": test.visibility} for test in grade.tests]}
+    if leaderboard and grade.leaderboard:
+        document["leaderboard"] = [{"name": name, "value": value} for name, value in grade.leaderboard.items()]
+    return document
+
+
+def write_results(grade, path, leaderboard=False):
+    """results.json (Gradescope's layout: score, execution_time, output, visibility, every test's name, score,
+    max_score, status, output and visibility; the leaderboard when asked for)."""
     with atomic_write(path, "w") as file:
-        json.dump(summary, file, indent=1)
+        json.dump(results_document(grade, leaderboard), file, indent=1)

@@ -1,23 +1,25 @@
 """The grading tests, one function each: it returns a line saying what passed, or raises GradingFailure with
-the line the student reads. grade.py runs each in a process of its own, under a time limit.
+the line the student reads. Each takes the student's module (a stand-in computing in the student's process
+when grading, remote.py; the module itself in the student's notebook) and the cases, and does every
+comparison itself: nothing the student's code returns but arrays is believed.
 
 Per part:
-- "expected values": the part's functions on the fixed cases saved at make time, against the reference
-  solution's outputs (CS231n's correct_out), with a hint when the mistake is a classic one;
+- "expected values": the part's functions on fixed cases (the public ones saved at make time, or the
+  autograder's hidden ones), against the reference solution's outputs (CS231n's correct_out), with a hint
+  when the mistake is a classic one;
 - "shapes and dtypes": every returned array's shape, float32 kept float32 and float64 float64, and the
   inputs left as they were;
-- "gradient check" (for the update rules: "drawn settings"): cases drawn by hypothesis, derandomized so
-  that every student gets the same ones, checked with minicnn.gradcheck.
+- "gradient check" (for the update rules: "drawn settings"): cases drawn by hypothesis from a seed, checked
+  with minicnn.gradcheck.
 And "it trains": the student's layers, loss and Adam learn Fashion-MNIST images (training.py).
 """
 import functools
 import inspect
-import pathlib
 import types
 
 import numpy as np
 
-from minicnn.assignment import cases, drawn, hints, student, training
+from minicnn.assignment import cases, drawn, hints, training
 from minicnn.assignment.cases import GradingFailure, what
 from minicnn.assignment.parts import PARTS
 from minicnn.gradcheck import relative_error
@@ -25,26 +27,13 @@ from minicnn.gradcheck import relative_error
 TOLERANCE = 1e-7   # float64; a right answer differs from the reference by rounding, about 1e-15
 
 
-def expected_path(directory, part):
-    return pathlib.Path(directory, "grading", "expected", f"{part.name}.npz")
-
-
-def fixed_cases(directory, part):
-    path = expected_path(directory, part)
-    if not path.is_file():
-        raise GradingFailure(f"{path} is missing: make the assignment again (minicnn assignment make) to get it back")
-    return cases.load_expected(path)
-
-
-def comparisons(directory, part_name):
+def comparisons(module, part_name, fixed_cases):
     """Every value of the part's fixed cases, compared: a list of (case number, label, key, relative error, hint),
     the student's functions run on each case. GradingFailure for what cannot be compared (a stub, a None,
     a wrong shape)."""
-    part = PARTS[part_name]
-    module = student.load_module(directory, part.module)
     _, runner = cases.CASES[part_name]
     rows = []
-    for number, (label, settings, arrays, expected) in enumerate(fixed_cases(directory, part), start=1):
+    for number, (label, settings, arrays, expected) in enumerate(fixed_cases, start=1):
         got = runner(module, settings, cases.copied(arrays))
         for key, value in expected.items():
             problem = cases.shape_problem(key, got.get(key), value.shape)
@@ -56,15 +45,16 @@ def comparisons(directory, part_name):
     return rows
 
 
-def expected_values(directory, part_name):
-    rows = comparisons(directory, part_name)
+def expected_values(module, part_name, fixed_cases, hidden=False):
+    rows = comparisons(module, part_name, fixed_cases)
     for number, label, key, error, advice in rows:
         if not error <= TOLERANCE:
-            raise GradingFailure(f"{what(key)} is wrong on case {number} ({label}): relative error {error:.1e}, "
-                                 f"should be below {TOLERANCE:.0e}" + (f"; {advice}" if advice else ""))
+            raise GradingFailure(f"{what(key)} is wrong on {'hidden ' * hidden}case {number} ({label}): relative "
+                                 f"error {error:.1e}, should be below {TOLERANCE:.0e}" + (f"; {advice}" if advice else ""))
     if part_name == "dropout":
-        check_dropout_draws(student.load_module(directory, "dropout"))
-    return f"{len(rows)} values on {len({row[0] for row in rows})} fixed cases match the reference solution " \
+        check_dropout_draws(module)
+    kind = "hidden" if hidden else "fixed"
+    return f"{len(rows)} values on {len({row[0] for row in rows})} {kind} cases match the reference solution " \
            f"(worst relative error {max(row[3] for row in rows):.1e})"
 
 
@@ -77,6 +67,9 @@ def check_dropout_draws(module):
         raise GradingFailure(problem + " (dropout_mask((200, 100), 0.3, rng, np.float32))")
     x = np.random.default_rng(1).uniform(1.0, 2.0, (200, 100))
     out, _ = cases.run(module.dropout_forward, ("out", "cache"), x, rate, True, rng=np.random.default_rng(2))
+    problem = cases.shape_problem("dropout_forward.out", out, x.shape)
+    if problem:
+        raise GradingFailure(problem + " (dropout_forward(x, 0.3, True, rng=rng), x (200, 100))")
     for name, factors in (("dropout_mask's mask", mask), ("dropout_forward's out / x", np.asarray(out) / x)):
         kept = factors[factors != 0]
         if kept.size and np.allclose(kept, 1.0):
@@ -90,12 +83,11 @@ def check_dropout_draws(module):
                                  "with probability rate (rng.random(shape) < rate)")
 
 
-def shapes_and_dtypes(directory, part_name):
-    part = PARTS[part_name]
-    module = watched(student.load_module(directory, part.module), part.functions)
+def shapes_and_dtypes(module, part_name, fixed_cases):
+    module = watched(module, PARTS[part_name].functions)
     _, runner = cases.CASES[part_name]
     checked = 0
-    for number, (label, settings, arrays, expected) in enumerate(fixed_cases(directory, part), start=1):
+    for number, (label, settings, arrays, expected) in enumerate(fixed_cases, start=1):
         for dtype in (np.float32, np.float64):
             where = f"(case {number}: {label}, {np.dtype(dtype)})"
             try:
@@ -138,39 +130,35 @@ def watched(module, functions):
                                     for name in dir(module) if not name.startswith("__")})
 
 
-def gradient_check(directory, part_name):
-    module = student.load_module(directory, PARTS[part_name].module)
-    probe(directory, part_name, module)   # a stub says "not implemented yet" before any check
-    return drawn.check(part_name, module)
+def gradient_check(module, part_name, fixed_cases, seed):
+    probe(module, part_name, fixed_cases)   # a stub says "not implemented yet" before any check
+    return drawn.check(part_name, module, seed)
 
 
-def probe(directory, part_name, module):
+def probe(module, part_name, fixed_cases):
     """Run the part's functions on its first fixed case, so that a stub or a crash is reported as itself."""
-    label, settings, arrays, _ = fixed_cases(directory, PARTS[part_name])[0]
+    label, settings, arrays, _ = fixed_cases[0]
     cases.CASES[part_name][1](module, settings, cases.copied(arrays))
 
 
-def it_trains(directory):
-    students = student.load_student(directory)
-    for part in PARTS.values():
-        if expected_path(directory, part).is_file():   # the parts of this assignment; the others are given
-            probe(directory, part.name, getattr(students, part.module))
+def it_trains(students, part_cases):
+    """(line, accuracy); ``part_cases``: {part name: fixed cases} of the assignment's parts, probed first (the
+    others are given)."""
+    for part_name, fixed_cases in part_cases.items():
+        probe(getattr(students, PARTS[part_name].module), part_name, fixed_cases)
     return training.it_trains(students)
 
 
-PART_TESTS = {"expected values": expected_values, "shapes and dtypes": shapes_and_dtypes,
-              "gradient check": gradient_check}
-
-
-def test_names(part):
-    """The names of the part's tests, as points.json and results.json give them."""
-    checks = ["expected values", "shapes and dtypes", "drawn settings" if part.name == "optim" else "gradient check"]
-    return [f"{part.name}: {check}" for check in checks]
-
-
-def run_test(directory, name):
-    """Run the test called ``name`` ("conv: gradient check", "it trains") on the folder: its passing line."""
-    if name == "it trains":
-        return it_trains(directory)
-    part_name, check = name.split(": ", 1)
-    return PART_TESTS["gradient check" if check == "drawn settings" else check](directory, part_name)
+def run_test(test, assignment, students):
+    """Run ``test`` (a folder.Test) of ``assignment`` on ``students`` (a namespace of the student's modules):
+    (its passing line, its leaderboard entries or None), or GradingFailure."""
+    if test.check == "it trains":
+        line, accuracy = it_trains(students, assignment.cases)
+        return line, {"it-trains accuracy": round(accuracy, 4)}
+    module = getattr(students, PARTS[test.part].module)
+    fixed_cases = assignment.cases_of(test)
+    if test.check == "expected values":
+        return expected_values(module, test.part, fixed_cases, test.hidden), None
+    if test.check == "shapes and dtypes":
+        return shapes_and_dtypes(module, test.part, fixed_cases), None
+    return gradient_check(module, test.part, fixed_cases, assignment.seed_of(test)), None

@@ -59,11 +59,53 @@ def activations_hint(settings, arrays, key, got, expected):
         return ""
     at_zero = arrays["x"] == 0
     if at_zero.any() and np.allclose(got[~at_zero], expected[~at_zero], rtol=CLOSE, atol=0):
+        if settings["layer"] == "leaky_relu":
+            return ("it is wrong only where x is exactly 0, where the derivative is taken as alpha: the slope is 1 "
+                    "where x > 0 and alpha everywhere else, 0 included (x > 0, not x >= 0)")
         return "it is wrong only where x is exactly 0, where the derivative is taken as 0 (x > 0, not x >= 0)"
     return ""
 
 
+def dense_hint(settings, arrays, key, got, expected):
+    if key == "dense_backward.dx" and relative_error(got, arrays["dout"] @ arrays["w"]) < CLOSE:
+        return ("your dx multiplies dout by w where it needs w's transpose: dx = dout @ w.T (w is (D, units); "
+                "when D equals units the shapes agree either way, and only the values tell)")
+    return ""
+
+
+def dropout_hint(settings, arrays, key, got, expected):
+    if not settings["training"]:
+        return ("dropout must be the identity in inference (training=False): out = x and dx = dout, nothing "
+                "dropped and nothing rescaled")
+    return ""
+
+
+def sgd_hint(options, arrays, key, got):
+    """Two mistakes of SGD's dampening, each recomputed: ignored, or applied to the first step too."""
+    if not options.get("momentum") or not options.get("dampening"):
+        return ""
+    step = int(key.rsplit(" ", 1)[1])
+    for mistake, damp_first in (("dampening is ignored: the velocity adds (1 - dampening) * grad, not grad", None),
+                                ("the first step is damped too: PyTorch starts the velocity at the first gradient, "
+                                 "undamped, and applies (1 - dampening) from the second step on", True)):
+        param, velocity = arrays["param"], None
+        for grad in arrays["grads"][:step]:
+            grad = grad + options.get("weight_decay", 0.0) * param
+            damping = 1.0 if damp_first is None else 1.0 - options["dampening"]
+            if velocity is None:
+                velocity = damping * grad if damp_first else grad
+            else:
+                velocity = options["momentum"] * velocity + damping * grad
+            param = param - options["lr"] * (grad + options["momentum"] * velocity if options.get("nesterov")
+                                             else velocity)
+        if relative_error(got, param) < CLOSE:
+            return mistake
+    return ""
+
+
 def optim_hint(settings, arrays, key, got, expected):
+    if settings["rule"] == "sgd_momentum":
+        return sgd_hint(settings["settings"], arrays, key, got)
     if settings["rule"] != "adam":
         return ""
     options = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0, **settings["settings"]}
@@ -81,7 +123,7 @@ def optim_hint(settings, arrays, key, got, expected):
 
 
 HINTS = {"conv": conv_hint, "pool": pooling_hint, "softmax": loss_hint, "batchnorm": normalization_hint,
-         "relu": activations_hint, "optim": optim_hint}
+         "relu": activations_hint, "optim": optim_hint, "dense": dense_hint, "dropout": dropout_hint}
 
 
 def hint(part_name, settings, arrays, key, got, expected):

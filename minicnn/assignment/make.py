@@ -16,15 +16,14 @@ import numpy as np
 
 import minicnn
 from minicnn import reference
-from minicnn.assignment import cases, graders, notebook, readme
+from minicnn.assignment import cases, folder, notebook, readme
 from minicnn.assignment.parts import BEGIN, END, PARTS, AssignmentError, chosen_parts, reference_source, stubbed_source
 from minicnn.data.files import atomic_write
 
 DOCS = pathlib.Path(minicnn.__file__).resolve().parents[1] / "docs" / "layers.md"
 POINTS = {"expected values": 4, "shapes and dtypes": 2, "gradient check": 4, "drawn settings": 4}
 IT_TRAINS_POINTS = 20
-TIME_LIMITS = {"default": 60, "it trains": 300}   # seconds; it trains is slow with loops over every pixel
-SEED = 14
+SEED = 14   # the public cases' seed unless the teacher chooses one
 
 
 def without_markers(source):
@@ -48,13 +47,15 @@ def write_text(path, text):
         file.write(text)
 
 
-def make_assignment(part_names, out, overwrite=False, solution=False):
+def make_assignment(part_names, out, overwrite=False, solution=False, seed=SEED):
     """Write the assignment of parts ``part_names`` ("all" for every one) into folder ``out``; return the paths
-    written. ``solution``: the chosen parts filled in too (the answer key, which grades at full marks)."""
+    written. ``solution``: the chosen parts filled in too (the answer key, which grades at full marks);
+    ``seed``: what the public cases (fixed and drawn) are drawn from."""
     parts = chosen_parts(part_names)
     out = pathlib.Path(out)
     refuse_to_overwrite(out, overwrite)
-    shutil.rmtree(out / "grading" / "expected", ignore_errors=True)   # no stale part from an earlier make
+    for stale in ("expected", "hidden"):   # no part, and no hidden case, left from an earlier make
+        shutil.rmtree(out / "grading" / stale, ignore_errors=True)
     written = []
 
     def write(relative, text):
@@ -69,15 +70,16 @@ def make_assignment(part_names, out, overwrite=False, solution=False):
     for part in parts:
         path = out / "grading" / "expected" / f"{part.name}.npz"
         with atomic_write(path) as file:
-            np.savez(file, **cases.make_expected(part.name, getattr(reference, part.module), SEED))
+            np.savez(file, **cases.make_expected(part.name, getattr(reference, part.module), seed))
         written.append(path)
-    points = {name: POINTS[name.split(": ", 1)[1]] for part in parts for name in graders.test_names(part)}
+    points = {name: POINTS[name.split(": ", 1)[1]] for part in parts for name in folder.test_names(part)}
     write("grading/points.json", json.dumps({"points": {**points, "it trains": IT_TRAINS_POINTS},
-                                             "time_limit_seconds": TIME_LIMITS}, indent=1) + "\n")
+                                             **folder.DEFAULTS}, indent=1) + "\n")
     command = " ".join(part_names)
     write("grading/assignment.json", json.dumps({"parts": [part.name for part in parts],
-                                                 "made_by": f"minicnn assignment make {command}",
-                                                 "minicnn": minicnn.__version__, "solution": solution}, indent=1) + "\n")
+                                                 "made_by": f"minicnn assignment make {command} --seed {seed}",
+                                                 "minicnn": minicnn.__version__, "solution": solution,
+                                                 "seed": seed}, indent=1) + "\n")
     docs_copied = DOCS.is_file()
     if docs_copied:
         write("docs/layers.md", DOCS.read_text(encoding="utf-8"))
