@@ -30,7 +30,7 @@ SCHEDULES = {"constant": None, "cosine": RECIPE["schedule"]}
 
 
 def parse_arguments(argv=None):
-    parser = example_parser(__doc__, out_dir="runs/enhanced_cnn")
+    parser = example_parser(__doc__, out_dir="runs/awasthi-enhanced-cnn")
     parser.add_argument("--patience", type=non_negative_int, default=0,
                         help="stop after this many epochs without a better --monitor figure (0: never)")
     parser.add_argument("--monitor", choices=("val_accuracy", "val_loss"), default=RECIPE["keep_best"],

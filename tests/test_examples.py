@@ -57,7 +57,7 @@ def test_flagship_quick_run_writes_report_and_figures(tmp_path, monkeypatch, cap
 
 def test_the_readme_quick_try_and_the_flagship_keep_their_own_folders(tmp_path, monkeypatch, capsys,
                                                                       small_fashion_mnist):
-    flagship = tmp_path / "runs" / "enhanced_cnn"
+    flagship = tmp_path / "runs" / "awasthi-enhanced-cnn"
     flagship.mkdir(parents=True)
     (flagship / "checkpoint.npz").write_bytes(b"the flagship, 40 epochs in")
     monkeypatch.chdir(tmp_path)
@@ -65,13 +65,26 @@ def test_the_readme_quick_try_and_the_flagship_keep_their_own_folders(tmp_path, 
     # the README's quick try, on small data
     assert run_example("enhanced_cnn.py", "--limit", "60", "--epochs", "1", "--batch-size", "64",
                        "--data-dir", data_dir, monkeypatch=monkeypatch) == 0
-    assert "report and figures in runs/enhanced_cnn-limit60-batch_size64-epochs1/" in capsys.readouterr().out
+    assert "report and figures in runs/awasthi-enhanced-cnn-limit60-batch_size64-epochs1/" in capsys.readouterr().out
     assert (flagship / "checkpoint.npz").read_bytes() == b"the flagship, 40 epochs in"
     # a comparison's quick try too
     parser = example_parser("a comparison", out_dir="runs/miniproject")
     assert comparison_out_dir(parser.parse_args(["--limit", "60", "--epochs", "1"])) == \
         "runs/miniproject-limit60-epochs1"
     assert comparison_out_dir(parser.parse_args([])) == "runs/miniproject"
+
+
+def test_the_flagship_example_and_minicnn_reproduce_share_one_run_folder(tmp_path, monkeypatch, capsys,
+                                                                          small_fashion_mnist):
+    from minicnn import cli
+    monkeypatch.chdir(tmp_path)
+    data_dir = str(small_fashion_mnist(tmp_path / "data"))
+    quick = ["--limit", "60", "--epochs", "1", "--data-dir", data_dir]
+    assert cli.main(["reproduce", "awasthi-enhanced-cnn"] + quick) == 0
+    capsys.readouterr()
+    # the example finds the command's run, and the command the example's: one recipe, one folder
+    assert run_example("enhanced_cnn.py", *quick, "--resume", monkeypatch=monkeypatch) == 0
+    assert "runs/awasthi-enhanced-cnn-limit60-epochs1 holds a finished run" in capsys.readouterr().out
 
 
 def test_the_flagship_can_keep_and_stop_on_the_validation_loss(tmp_path, monkeypatch, capsys, small_fashion_mnist):

@@ -22,11 +22,11 @@ def default_out_dir(base, limit=None, seed=0, changes=()):
     folder of the paper's run (nor two different quick tries in one folder).
 
     Inputs:
-    - base: the folder of the paper's run, e.g. "runs/enhanced_cnn".
+    - base: the folder of the paper's run, e.g. "runs/awasthi-enhanced-cnn".
     - limit, seed: the run's --limit and --seed.
     - changes: "key=value" texts, the recipe's changes (recipe_changes), e.g. ["batch_size=64", "epochs=3"].
 
-    Returns e.g. "runs/enhanced_cnn-limit6000-batch_size64-epochs3".
+    Returns e.g. "runs/awasthi-enhanced-cnn-limit6000-batch_size64-epochs3".
     """
     parts = ([f"limit={limit}"] if limit else []) + ([f"seed={seed}"] if seed else []) + list(changes)
     words = []
