@@ -71,20 +71,6 @@ def _recorded(history, key):
     return values if values.size else None
 
 
-def _best_validation_epoch(history):
-    """The 0-based epoch with the best validation score, or None.
-
-    Best is the highest validation accuracy when recorded, otherwise the
-    lowest validation loss; NaN epochs (a diverged run) never win.
-    """
-    for key in ("val_accuracy", "val_loss"):
-        values = _recorded(history, key)
-        best = None if values is None else best_epoch_index(values, key)
-        if best is not None:
-            return best
-    return None
-
-
 def _metric_text(value, metric):
     """An accuracy as a percentage (92.73%), a loss with four decimals (0.2328)."""
     return f"{value:.2%}" if metric.endswith("accuracy") else f"{value:.4f}"
@@ -131,8 +117,9 @@ def plot_history(history, path, title="Training history"):
         raise ValueError(
             f"history has no values for any of {HISTORY_CURVES}; its keys are {sorted(history)}"
         )
-    best_epoch = _best_validation_epoch(history)
     epoch_count = max(len(history.get(key, ())) for key in HISTORY_CURVES)
+    # with few epochs every point is drawn large enough to see (a one-epoch run is a single point)
+    marker_size = 7 if epoch_count <= 3 else 3
 
     figure = _new_figure(5.5 * len(panels), 4.2)
     figure.suptitle(title)
@@ -142,14 +129,17 @@ def plot_history(history, path, title="Training history"):
             values = _recorded(history, key)
             if values is not None:
                 epochs = np.arange(1, len(values) + 1)
-                axes.plot(epochs, values, marker="o", markersize=3, color=color, label=label)
+                axes.plot(epochs, values, marker="o", markersize=marker_size, color=color, label=label)
+        # each panel marks its own best: the lowest validation loss, the highest validation accuracy
         validation = _recorded(history, f"val_{metric}")
-        if best_epoch is not None and validation is not None and best_epoch < len(validation):
+        best_epoch = None if validation is None else best_epoch_index(validation, f"val_{metric}")
+        if best_epoch is not None:
             best_value = validation[best_epoch]
-            axes.axvline(best_epoch + 1, color="gray", linestyle=":",
-                         label=f"best validation epoch ({best_epoch + 1})")
-            axes.plot(best_epoch + 1, best_value, marker="*", markersize=14,
-                      color="tab:red", linestyle="none")
+            which = "lowest validation loss" if metric == "loss" else "best validation accuracy"
+            axes.axvline(best_epoch + 1, color="gray", linestyle=":", label=f"{which} (epoch {best_epoch + 1})")
+            # a hollow star: the point it marks stays visible inside it
+            axes.plot(best_epoch + 1, best_value, marker="*", markersize=16, markerfacecolor="none",
+                      markeredgecolor="tab:red", linestyle="none")
             text = _metric_text(best_value, metric)
             # the label goes toward the middle of the plot, so a best epoch near an edge keeps it inside
             right_half = best_epoch + 1 > (epoch_count + 1) / 2

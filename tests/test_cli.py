@@ -2,6 +2,7 @@
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -583,3 +584,25 @@ def test_a_diverging_run_says_so_once_without_numpy_warnings(capsys, tmp_path, s
         status, _, error = run(capsys, "train", "report-ann", "--epochs", "1", "--lr", "1e6", "--optimizer", "SGD",
                                "--data-dir", data_dir, "--out-dir", str(tmp_path / "run"))
     assert status == 1 and "loss became" in error and "RuntimeWarning" not in error
+
+
+def test_a_runs_figures_say_what_they_show(capsys, tmp_path, monkeypatch, small_fashion_mnist):
+    from minicnn import plots
+    titles = {}
+    for name in ("plot_confusion_matrix", "plot_history_comparison"):
+        real = getattr(plots, name)
+
+        def record(*arguments, real=real, name=name, **settings):
+            titles[name] = settings.get("title")
+            return real(*arguments, **settings)
+        monkeypatch.setattr(plots, name, record)
+    data_dir = str(small_fashion_mnist(tmp_path / "data"))
+    status, _, _ = run(capsys, "train", "report-ann", "--limit", "60", "--epochs", "1", "--data-dir", data_dir,
+                       "--out-dir", str(tmp_path / "run"))
+    assert status == 0 and re.search(r"\(\d+\.\d\d% of \d+ test images right\)$", titles["plot_confusion_matrix"])
+    from minicnn.cli.arguments import example_parser
+    from minicnn.lab.comparison import run_comparison
+    arguments = example_parser("two", out_dir=str(tmp_path / "two")).parse_args(
+        ["--limit", "60", "--epochs", "1", "--data-dir", data_dir])
+    run_comparison([("ann", "report-ann", None)], arguments, "A comparison")
+    assert titles["plot_history_comparison"] == "A comparison\nquick try on limited data (--limit 60)"

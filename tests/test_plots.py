@@ -161,12 +161,28 @@ def test_plot_history_comparison_without_any_validation_is_an_error(tmp_path, hi
         plots.plot_history_comparison({"a": {"loss": [1.0]}, "b": {}}, tmp_path / "none.png")
 
 
-def test_best_validation_epoch_prefers_accuracy_then_loss(history):
-    assert plots._best_validation_epoch(history) == int(np.argmax(history["val_accuracy"]))
-    del history["val_accuracy"]
-    assert plots._best_validation_epoch(history) == int(np.argmin(history["val_loss"]))
-    del history["val_loss"]
-    assert plots._best_validation_epoch(history) is None
+def best_stars(figure):
+    """Per panel (in order): the epoch of the star that marks its best validation value."""
+    return [[int(line.get_xdata()[0]) for line in axes.get_lines() if line.get_marker() == "*"]
+            for axes in figure.axes]
+
+
+def test_each_curves_panel_marks_its_own_best_and_a_one_epoch_run_stays_visible(tmp_path, monkeypatch):
+    drawn = []
+    save = plots._save_figure
+    monkeypatch.setattr(plots, "_save_figure", lambda figure, path: drawn.append(figure) or save(figure, path))
+    # the best accuracy at epoch 4, the lowest loss at epoch 5: each panel stars its own
+    history = {"loss": [0.9, 0.6, 0.5, 0.45, 0.42], "accuracy": [0.7, 0.8, 0.84, 0.86, 0.87],
+               "val_loss": [0.5, 0.35, 0.31, 0.2933, 0.287], "val_accuracy": [0.8, 0.86, 0.88, 0.90, 0.89]}
+    plots.plot_history(history, tmp_path / "curves.png")
+    assert best_stars(drawn[-1]) == [[5], [4]]
+    loss_panel, accuracy_panel = drawn[-1].axes
+    assert "lowest validation loss (epoch 5)" in [text.get_text() for text in loss_panel.get_legend().get_texts()]
+    plots.plot_history({key: values[:1] for key, values in history.items()}, tmp_path / "one.png")
+    points = [line for line in drawn[-1].axes[0].get_lines() if line.get_marker() == "o"]
+    assert points and all(line.get_markersize() >= 7 for line in points)
+    assert all(line.get_markerfacecolor() == "none" for axes in drawn[-1].axes for line in axes.get_lines()
+               if line.get_marker() == "*"), "the star over a lone point is hollow: the point shows through"
 
 
 @pytest.mark.parametrize("normalize", [True, False])

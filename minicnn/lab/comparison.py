@@ -51,8 +51,11 @@ def run_comparison(runs, arguments, title):
     with atomic_write(path, "w") as file:
         file.write(f"# {title}\n\nCommand: `{shlex.join(['python'] + sys.argv)}`\n\n{table}\n")
     from minicnn import plots   # matplotlib imported where a figure is drawn, so check-layer needs NumPy alone
+    limits = sorted({result["limit"] for result in results if result.get("limit")})
+    # a quick try's curves are no picture of the paper's runs: the title says so
+    figure_title = title + (f"\nquick try on limited data (--limit {', '.join(map(str, limits))})" if limits else "")
     figure = plots.plot_history_comparison({result["label"]: result["history"] for result in results},
-                                           os.path.join(arguments.out_dir, "comparison.png"), title=title)
+                                           os.path.join(arguments.out_dir, "comparison.png"), title=figure_title)
     print(f"\n{table}\n\ncomparison written to {path} and {figure}")
     return results
 

@@ -45,7 +45,8 @@ def write_run(out_dir, model, history, test, config, class_names, batch_size=512
         file.write(metrics.format_confusion_matrix(matrix, class_names) + "\n")
     plots.plot_history(history, os.path.join(out_dir, "curves.png"), title=f"{model.name}: training history")
     plots.plot_confusion_matrix(matrix, class_names, os.path.join(out_dir, "confusion.png"),
-                                title=f"{model.name}: test confusion matrix ({test_accuracy:.2%} accurate)")
+                                title=f"{model.name}: test confusion matrix ({test_accuracy:.2%} of "
+                                      f"{len(test[1]):,} test images right)")
     # logits are a host array, softmax works on the active backend: on cupy, through the device and back
     probabilities = backend.to_numpy(softmax(backend.to_device(logits.astype(np.float64))))
     plots.plot_misclassified(x_test if images is None else images, y_test, predicted, class_names,
