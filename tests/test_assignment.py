@@ -1,12 +1,15 @@
 """`minicnn assignment make` and `grade`, run as a teacher runs them: the stubs score 0 with a 'not implemented
-yet' line per part, the reference solution copied in scores full marks, a hang or a crash loses only its test.
+yet' line per part, the reference solution copied in scores full marks, a hang or a crash loses only its test,
+and the seed chooses the cases.
 
-Every folder is made through the command; grading forks one process per test (see minicnn/assignment/grade.py).
+Every folder is made through the command; grading runs each test in processes of its own, the student's code
+in one that only computes (see minicnn/assignment/grade.py).
 """
 import ast
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from minicnn import cli
@@ -36,7 +39,9 @@ def test_the_stubs_score_zero_with_a_not_implemented_line_per_part(capsys, tmp_p
     assert status == 1, out + err
     summary = results(folder / "results.json")
     assert summary["score"] == 0 and "score: 0/100" in out
-    assert set(summary["tests"][0]) == {"name", "score", "max_score", "output"}
+    assert set(summary) >= {"score", "execution_time", "output", "output_format", "visibility", "tests"}
+    assert set(summary["tests"][0]) == {"name", "score", "max_score", "status", "output", "visibility"}
+    assert {test["status"] for test in summary["tests"]} == {"failed"}
     for part in PARTS.values():
         lines = [test["output"] for test in summary["tests"] if test["name"].startswith(f"{part.name}: ")]
         assert len(lines) == 3 and all(" is not implemented yet: it raises NotImplementedError (at student/"
@@ -167,3 +172,21 @@ def test_a_hang_or_a_crash_loses_that_test_only(capsys, tmp_path):
         assert tests[f"relu: {check}"]["score"] == 0
         assert "crashed (killed by SIGSEGV)" in tests[f"relu: {check}"]["output"]
         assert tests[f"softmax: {check}"]["score"] == tests[f"softmax: {check}"]["max_score"] > 0, out
+
+
+def saved_cases(path):
+    with np.load(path) as contents:
+        return {key: contents[key] for key in contents.files}
+
+
+def test_the_seed_chooses_the_public_cases(capsys, tmp_path):
+    for name, seed in (("one", 1), ("again", 1), ("two", 2)):
+        assert minicnn(capsys, "assignment", "make", "dense", "optim", "--out", tmp_path / name, "--seed", seed)[0] == 0
+    for part in ("dense", "optim"):
+        one, again, two = (saved_cases(tmp_path / name / "grading" / "expected" / f"{part}.npz")
+                           for name in ("one", "again", "two"))
+        assert set(one) == set(two) and all(np.array_equal(one[key], again[key]) for key in one)
+        inputs = [key for key in one if "/input/" in key and one[key].dtype.kind == "f"]
+        assert inputs and not any(np.array_equal(one[key], two[key]) for key in inputs), part
+    made = results(tmp_path / "two" / "grading" / "assignment.json")
+    assert made["seed"] == 2 and made["made_by"].endswith("--seed 2")

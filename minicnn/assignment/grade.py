@@ -6,14 +6,19 @@
              └─ the student's       worker.py: imports the student's files, computes what it is asked
                 process             (as an unprivileged user when the grader is root)
 
-The student's process only returns arrays; the test's process judges them. A test's processes end as a
-group, and whatever escaped the group comes back to the grade's process, which ends it: the caller gets
+The student's process only returns arrays; the test's process judges them. Every result that travels
+between the grader's processes is sealed with a key made for this grade (an HMAC), which no process the
+student's code runs in has ever held, so a line written into a grader's pipe from outside is thrown away.
+A test's processes end as a group, and whatever escaped the group comes back to the grade's process, which ends it: the caller gets
 the results only when no process the student's code started is left. A hang loses that test's points
 at its time limit (or the limit of one call), a crash at once, and neither touches another test; the
 budget ends the whole grade whatever the tests do.
 """
+import hashlib
+import hmac
 import json
 import os
+import secrets
 import select
 import signal
 import time
@@ -57,6 +62,24 @@ class Grade:
         return round(sum(test.max_score for test in self.tests), 6)
 
 
+def seal(key, document):
+    """One line: ``document`` and its HMAC under ``key``."""
+    body = json.dumps(document)
+    return json.dumps({"mac": hmac.new(key, body.encode("utf-8"), hashlib.sha256).hexdigest(), "body": body}) + "\n"
+
+
+def unseal(key, line):
+    """The document sealed in ``line``, or None for a line this grade's processes did not write."""
+    try:
+        sealed = json.loads(line)
+        body = sealed["body"].encode("utf-8")
+        if hmac.compare_digest(sealed["mac"], hmac.new(key, body, hashlib.sha256).hexdigest()):
+            return json.loads(body)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return None
+
+
 def cores():
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -90,13 +113,15 @@ def grade(assignment, files, only=None, budget=None, parallel=None, echo=print, 
     started = time.monotonic()
     limits = time_limits(tests, budget, parallel)
     longest_first = sorted(tests, key=lambda test: test.check != "it trains")
+    key = secrets.token_bytes(32)
+    remote.prctl(4, 0)   # PR_SET_DUMPABLE: no process of this user reads this one's memory (the key) or pipes
     reading, writing = os.pipe()
     pid = os.fork()
     if pid == 0:   # the grade's process
         os.close(reading)
         status = 0
         try:
-            schedule(longest_first, assignment, files, limits, started + budget, budget, parallel, writing)
+            schedule(longest_first, assignment, files, limits, started + budget, budget, parallel, writing, key)
         except BaseException:
             traceback.print_exc()
             status = 1
@@ -106,7 +131,9 @@ def grade(assignment, files, only=None, budget=None, parallel=None, echo=print, 
     results, leaderboard = {}, {}
     with os.fdopen(reading, "r", encoding="utf-8") as lines:
         for line in lines:
-            result = json.loads(line)
+            result = unseal(key, line)
+            if not isinstance(result, dict):
+                continue
             if "name" not in result:   # the last line: the leaderboard's entries
                 leaderboard = result.get("leaderboard", {})
                 continue
@@ -120,7 +147,7 @@ def grade(assignment, files, only=None, budget=None, parallel=None, echo=print, 
     return Grade(graded, list(notes), leaderboard, time.monotonic() - started, budget)
 
 
-def schedule(tests, assignment, files, limits, end, budget, parallel, writing):
+def schedule(tests, assignment, files, limits, end, budget, parallel, writing, key):
     """In the grade's process: run ``tests`` ``parallel`` at a time, each in a process of its own, and write
     one JSON line per finished test to ``writing``; end every process before the last line."""
     remote.guard_this_process()
@@ -132,7 +159,7 @@ def schedule(tests, assignment, files, limits, end, budget, parallel, writing):
         score = test.points if status == "passed" else 0
         entry = {"name": test.name, "score": score, "max_score": test.points, "status": status, "output": output,
                  "visibility": test.visibility, "seconds": round(seconds, 2)}
-        out.write(json.dumps(entry) + "\n")
+        out.write(seal(key, entry))
         out.flush()
         if leaderboard:
             report.leaderboard.update(leaderboard)
@@ -144,11 +171,13 @@ def schedule(tests, assignment, files, limits, end, budget, parallel, writing):
             while pending and len(running) < parallel and now < end:
                 test = pending.pop(0)
                 own = now + limits[test.name]
-                deadline, why = (own, (f"stopped after {limits[test.name]:g} s, its time limit: look for a loop "
-                                       "that never ends, or code far slower than it needs to be "
-                                       "(grading/points.json sets the limit)")) if own < end else \
+                shortened = f", shortened so that every test fits the grade's budget of {budget:g} s" \
+                    if limits[test.name] < test.time_limit else ""
+                deadline, why = (own, (f"stopped after {limits[test.name]:.3g} s, its time limit{shortened}: look "
+                                       "for a loop that never ends, or code far slower than it needs to be "
+                                       "(grading/points.json sets the limits)")) if own < end else \
                     (end, f"stopped: the whole grade's time budget of {budget:g} s ran out")
-                fd, pid = start_test(test, assignment, files, scratch, deadline, why)
+                fd, pid = start_test(test, assignment, files, scratch, deadline, why, key)
                 running[fd] = (pid, test, now, deadline, why, [])
             if not running:
                 break
@@ -163,11 +192,13 @@ def schedule(tests, assignment, files, limits, end, budget, parallel, writing):
                 os.close(fd)
                 os.waitpid(pid, 0)
                 remote.end_children(spare=[entry[0] for entry in running.values()])
+                lines = b"".join(chunks).decode("utf-8", "replace").splitlines()
+                result = ([document for document in map(lambda line: unseal(key, line), lines) if document]
+                          or [None])[-1]
                 try:
-                    result = json.loads(b"".join(chunks).decode("utf-8"))
                     report(test, result["status"], result["output"], time.monotonic() - began,
                            result.get("leaderboard"))
-                except (ValueError, KeyError):
+                except (TypeError, KeyError):
                     report(test, "failed", "the grader's process for this test ended without a result (was it "
                                            "killed?), so nothing could be checked", time.monotonic() - began)
             now = time.monotonic()
@@ -185,7 +216,7 @@ def schedule(tests, assignment, files, limits, end, budget, parallel, writing):
         remote.end_children()
         scratch.remove()
     if report.leaderboard:
-        out.write(json.dumps({"leaderboard": report.leaderboard}) + "\n")
+        out.write(seal(key, {"leaderboard": report.leaderboard}))
     out.close()
 
 
@@ -201,7 +232,7 @@ def stop_test(pid, fd):
         pass
 
 
-def start_test(test, assignment, files, scratch, deadline, why):
+def start_test(test, assignment, files, scratch, deadline, why, key):
     """Fork the test's process; (the fd its result comes on, its pid)."""
     reading, writing = os.pipe()
     pid = os.fork()
@@ -210,7 +241,7 @@ def start_test(test, assignment, files, scratch, deadline, why):
         status = 0
         try:
             result = run_test(test, assignment, files, scratch, deadline, why)
-            os.write(writing, json.dumps(result).encode("utf-8"))
+            os.write(writing, ("\n" + seal(key, result)).encode("utf-8"))
         except BaseException:
             status = 1
         finally:

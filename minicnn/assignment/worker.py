@@ -33,7 +33,8 @@ ARRAY_KINDS = "biufc"           # bool, integers, floats, complex: the arrays th
 PRELOADED = ("numpy.random", "numpy.linalg", "numpy.fft", "numpy.lib.stride_tricks", "math", "cmath", "itertools",
              "functools", "collections", "operator", "copy", "typing", "dataclasses", "random", "time",
              "warnings", "numbers", "abc", "re", "string", "contextlib", "enum", "types", "statistics",
-             "fractions", "decimal", "heapq", "bisect", "inspect", "linecache", "textwrap", "ctypes")
+             "fractions", "decimal", "heapq", "bisect", "inspect", "linecache", "textwrap", "ctypes", "signal",
+             "json", "threading", "pickle", "struct", "io", "pathlib", "glob", "tempfile", "shutil", "subprocess")
 
 
 class WireError(ValueError):
