@@ -527,3 +527,252 @@ def plot_embedding_3d(points, labels, class_names, path, title,
     axes.set_title(title)
     figure.legend(loc="outside right center", markerscale=3, title="class")
     return _save_figure(figure, path)
+
+
+# ----------------------------------------------------------------------------
+# What a network sees (the arrays of minicnn.explain)
+# ----------------------------------------------------------------------------
+
+def _image_captions(captions, count):
+    """``captions`` as a list of ``count`` strings ("image 1", ... where None); ValueError if it has another length."""
+    captions = [f"image {index + 1}" for index in range(count)] if captions is None else list(captions)
+    if len(captions) != count:
+        raise ValueError(f"expected {count} captions, one per image, got {len(captions)}")
+    return captions
+
+
+def _symmetric_limit(values):
+    """The largest absolute value (at least a tiny one): a diverging colour scale centred on 0 runs -it..+it."""
+    return max(float(np.abs(values).max()), 1e-12)
+
+
+def _show(axes, image, caption=None, **settings):
+    """``image`` on ``axes`` without ticks, its caption above it; returns the AxesImage (for a colour bar)."""
+    shown = axes.imshow(image, **settings)
+    axes.set_xticks([])
+    axes.set_yticks([])
+    if caption is not None:
+        axes.set_title(caption, fontsize=8)
+    return shown
+
+
+def plot_filters(weights, path, layer_name="conv2d", max_filters=64, max_channels=8):
+    """A conv layer's kernels, on one colour scale centred on 0 (red positive, blue negative), with its bar.
+
+    Inputs:
+    - weights: array (F, C, kh, kw), as ``explain.filters`` returns them
+    - path: where to write the PNG
+    - layer_name: named in the title
+    - max_filters: for one input channel, the first this many kernels are drawn, in a square grid
+    - max_channels: for several input channels, a row per filter (the first max_channels of them) and a
+      column per input channel (the first max_channels)
+
+    Returns:
+    - path
+    """
+    weights = backend.to_numpy(weights)
+    if weights.ndim != 4:
+        raise ValueError(f"filters must have shape (F, C, kh, kw), got {weights.shape}")
+    count, channels, height, width = weights.shape
+    if channels == 1:
+        shown = weights[:max_filters, 0]
+        columns = math.ceil(math.sqrt(len(shown)))
+        rows = math.ceil(len(shown) / columns)
+        tiles = [(kernel, f"{index}") for index, kernel in enumerate(shown)]
+        which = f"the first {len(shown)} of {count}" if len(shown) < count else f"all {count}"
+    else:
+        rows, columns = min(count, max_channels), min(channels, max_channels)
+        tiles = [(weights[row, column], f"filter {row}, input {column}" if row == 0 or column == 0 else None)
+                 for row in range(rows) for column in range(columns)]
+        which = f"filters 0-{rows - 1} of {count} (rows) on input channels 0-{columns - 1} of {channels} (columns)"
+    limit = _symmetric_limit(weights[:rows] if channels > 1 else shown)
+    figure = _new_figure(max(1.0 * columns + 1.6, 5.0), 1.0 * rows + 1.0)
+    figure.suptitle(f"Kernels of {layer_name} ({height}x{width}): {which}")
+    grid = figure.subplots(rows, columns, squeeze=False)
+    for axes in grid.flat:
+        axes.axis("off")
+    for axes, (kernel, caption) in zip(grid.flat, tiles):
+        axes.axis("on")
+        image = _show(axes, kernel, caption, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    figure.colorbar(image, ax=grid, shrink=0.8, label="weight")
+    return _save_figure(figure, path)
+
+
+def plot_activations(images, outputs, path, layer_name, captions=None, unit_names=None):
+    """What a layer outputs for each image, the image first: feature maps on one colour scale (with its bar),
+    or, after a Dense layer, one bar per unit (named by ``unit_names``, e.g. the classes for the logits).
+
+    Inputs:
+    - images: array (N, 1, H, W) or (N, H, W), the network's input
+    - outputs: array (N, F, h, w) or (N, D), as ``explain.activations`` returns them
+    - path: where to write the PNG
+    - layer_name: named in the title
+    - captions: N strings, one per image (default "image 1", ...)
+    - unit_names: D names for a Dense layer's units (default their numbers)
+
+    One image: a grid of its first 31 maps. Several: a row each, its first 11 maps.
+
+    Returns:
+    - path
+    """
+    images, outputs = _as_grayscale_images(images), backend.to_numpy(outputs)
+    count = len(images)
+    captions = _image_captions(captions, count)
+    if outputs.ndim not in (2, 4) or len(outputs) != count:
+        raise ValueError(f"expected outputs (N, F, h, w) or (N, D) for {count} images, got {outputs.shape}")
+    if outputs.ndim == 2:
+        figure = _new_figure(9.0, 1.9 * count + 0.8)
+        figure.suptitle(f"Output of {layer_name} ({outputs.shape[1]} units)")
+        grid = figure.subplots(count, 2, squeeze=False, width_ratios=(1, 5))
+        units = np.arange(outputs.shape[1])
+        for (image_axes, bar_axes), image, values, caption in zip(grid, images, outputs, captions):
+            _show(image_axes, image, caption, cmap="gray")
+            bar_axes.bar(units, values, color=np.where(values >= 0, "tab:blue", "tab:red"))
+            bar_axes.axhline(0, color="black", linewidth=0.6)
+            bar_axes.set_ylabel("activation")
+            if unit_names is not None:
+                bar_axes.set_xticks(units, unit_names, rotation=30, ha="right", fontsize=8)
+        grid[-1, 1].set_xlabel("unit" if unit_names is None else "")
+        return _save_figure(figure, path)
+    maps = outputs.shape[1]
+    title = f"Feature maps of {layer_name}: the first {{}} of {maps}, on one scale"
+    if count == 1:   # a grid, the image in its first cell, its caption in the title
+        shown, columns = min(maps, 31), 8
+        rows, widths = math.ceil((shown + 1) / columns), None
+        title, captions = title + "\n" + captions[0].replace("\n", ", "), ["input"]
+    else:   # a row per image, the image's column wider, for its caption
+        shown, rows = min(maps, 11), count
+        columns, widths = shown + 1, [1.9] + [1] * shown
+    lowest, highest = float(outputs[:, :shown].min()), float(outputs[:, :shown].max())
+    figure = _new_figure(1.25 * columns + 2.0, 1.3 * rows + 0.9)
+    figure.suptitle(title.format(shown))
+    grid = figure.subplots(rows, columns, squeeze=False, width_ratios=widths)
+    for axes in grid.flat:
+        axes.axis("off")
+    cells = iter(grid.flat)
+    for index, (image, caption) in enumerate(zip(images, captions)):
+        _show(next(cells), image, caption, cmap="gray")
+        for channel in range(shown):
+            map_image = _show(next(cells), outputs[index, channel], f"map {channel}" if index == 0 else None,
+                              cmap="viridis", vmin=lowest, vmax=highest)
+    figure.colorbar(map_image, ax=grid, shrink=0.8, label="activation")
+    return _save_figure(figure, path)
+
+
+def _image_and_map_rows(images, maps, captions, title, map_label, overlay):
+    """A figure of a column per image: the image above its map (each map on its own colour scale, with its
+    bar: the maps of two images may differ tenfold) and, with ``overlay``, the map laid over the image
+    below. Returns the figure."""
+    images, maps = _as_grayscale_images(images), backend.to_numpy(maps)
+    count = len(images)
+    captions = _image_captions(captions, count)
+    if maps.shape != images.shape:
+        raise ValueError(f"expected one (H, W) map per image, shape {images.shape}, got {maps.shape}")
+    rows = 3 if overlay else 2
+    caption_lines = max(caption.count("\n") + 1 for caption in captions)
+    figure = _new_figure(max(1.9 * count + 0.6, 5.0), 1.9 * rows + 0.9 + 0.15 * caption_lines)
+    figure.suptitle(title)
+    grid = figure.subplots(rows, count, squeeze=False)
+    for column, (image, values, caption) in enumerate(zip(images, maps, captions)):
+        highest = max(float(values.max()), 1e-12)
+        _show(grid[0, column], image, caption, cmap="gray")
+        shown = _show(grid[1, column], values, cmap="inferno", vmin=0.0, vmax=highest)
+        if overlay:
+            _show(grid[2, column], image, cmap="gray")
+            grid[2, column].imshow(values, cmap="inferno", vmin=0.0, vmax=highest, alpha=0.55)
+        bar = figure.colorbar(shown, ax=grid[rows - 1, column], location="bottom", shrink=0.9)
+        bar.ax.tick_params(labelsize=7)
+        bar.set_label(map_label, fontsize=8)
+    grid[0, 0].set_ylabel("image")
+    grid[1, 0].set_ylabel("map")
+    if overlay:
+        grid[2, 0].set_ylabel("map on the image")
+    return figure
+
+
+def plot_saliency(images, maps, path, captions=None, title="Saliency: which pixels move the score most"):
+    """Each image above its saliency map (``explain.saliency``), the maps on one colour scale with its bar.
+
+    Inputs:
+    - images: array (N, 1, H, W) or (N, H, W)
+    - maps: array (N, H, W), |d score / d pixel|
+    - path: where to write the PNG
+    - captions: N strings (say which class's score each map explains)
+    - title: the figure title
+
+    Returns:
+    - path
+    """
+    figure = _image_and_map_rows(images, maps, captions, title, "|d score / d pixel|", overlay=False)
+    return _save_figure(figure, path)
+
+
+def plot_grad_cam(images, maps, path, captions=None, title="Grad-CAM: where the evidence for the class is"):
+    """Each image above its Grad-CAM map (``explain.grad_cam``) and that map laid over it, the maps on one
+    colour scale with its bar.
+
+    Inputs:
+    - images: array (N, 1, H, W) or (N, H, W)
+    - maps: array (N, H, W), Grad-CAM upsampled to the image
+    - path: where to write the PNG
+    - captions: N strings (say which class's score each map explains)
+    - title: the figure title
+
+    Returns:
+    - path
+    """
+    figure = _image_and_map_rows(images, maps, captions, title, "Grad-CAM (score units)", overlay=True)
+    return _save_figure(figure, path)
+
+
+def plot_fooling_images(images, fooling, perturbations, path, captions=None, fooled_captions=None,
+                        title="Fooling images: a small change, another answer"):
+    """A row per image: the original, the fooling image (``explain.fooling_images``), both on one grey scale,
+    and the perturbation between them, on one colour scale centred on 0, with its bar.
+
+    Inputs:
+    - images, fooling, perturbations: arrays (N, 1, H, W) or (N, H, W)
+    - path: where to write the PNG
+    - captions: N strings for the originals (what the model answers); fooled_captions: N for the fooling images
+    - title: the figure title
+
+    Returns:
+    - path
+    """
+    images, fooling = _as_grayscale_images(images), _as_grayscale_images(fooling)
+    perturbations = _as_grayscale_images(perturbations)
+    count = len(images)
+    captions, fooled_captions = _image_captions(captions, count), _image_captions(fooled_captions, count)
+    if not images.shape == fooling.shape == perturbations.shape:
+        raise ValueError(f"images {images.shape}, fooling images {fooling.shape} and perturbations "
+                         f"{perturbations.shape} must have one shape")
+    lowest, highest = min(images.min(), fooling.min()), max(images.max(), fooling.max())
+    limit = _symmetric_limit(perturbations)
+    figure = _new_figure(7.0, 2.1 * count + 0.8)
+    figure.suptitle(title)
+    grid = figure.subplots(count, 3, squeeze=False)
+    for row, image in enumerate(images):
+        _show(grid[row, 0], image, captions[row], cmap="gray", vmin=lowest, vmax=highest)
+        _show(grid[row, 1], fooling[row], fooled_captions[row], cmap="gray", vmin=lowest, vmax=highest)
+        change = _show(grid[row, 2], perturbations[row], "perturbation" if row == 0 else None,
+                       cmap="RdBu_r", vmin=-limit, vmax=limit)
+    figure.colorbar(change, ax=grid[:, 2], shrink=0.8, label="pixel change (fooling image - original)")
+    return _save_figure(figure, path)
+
+
+def plot_class_visualization(images, path, captions=None, title="Class visualization:\nwhat the network "
+                                                                  "scores highest for each class"):
+    """Images made for classes (``explain.class_visualization``), each with its caption, on one grey scale.
+
+    Inputs:
+    - images: array (K, 1, H, W) or (K, H, W), or one image (1, H, W)
+    - path: where to write the PNG
+    - captions: K strings (the class, its score)
+    - title: the figure title
+
+    Returns:
+    - path
+    """
+    images = backend.to_numpy(images)
+    images = _as_grayscale_images(images[None] if images.ndim == 3 and images.shape[0] == 1 else images)
+    return _plot_image_grid(images, _image_captions(captions, len(images)), path, title)

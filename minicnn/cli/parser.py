@@ -21,6 +21,7 @@ from minicnn import optim
 from minicnn.cli.arguments import (ArgumentParser, HelpFormatter, add_data_dir_argument, add_run_arguments,
                                    add_training_arguments, non_negative_int, positive_float, positive_int)
 from minicnn.cli.assignment import add_command as add_assignment_command
+from minicnn.cli.explain import add_command as add_explain_command
 from minicnn.cli.commands import (UsageError, command_check_layer, command_curves, command_evaluate,
                                   command_reproduce, command_results, command_summary, command_sweep,
                                   command_train, command_zoo, network_argument)
@@ -141,6 +142,7 @@ def build_parser():
     check.add_argument("--args", default="{}", help="the constructor's arguments as JSON, e.g. "
                                                     "'{\"filters\": 4, \"kernel_size\": 3}'")
     check.add_argument("--tolerance", type=positive_float, default=1e-6, help="the largest relative error that passes")
+    add_explain_command(commands, HelpFormatter)   # minicnn explain MODEL.npz KIND --out FILE.png
     add_assignment_command(commands, HelpFormatter)   # minicnn assignment make / grade
     return parser
 
