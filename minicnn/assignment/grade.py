@@ -107,7 +107,13 @@ def time_limits(tests, budget, parallel):
 def grade(assignment, files, only=None, budget=None, parallel=None, echo=print, notes=()):
     """Grade the student's ``files`` ({module: source bytes}) on ``assignment`` (folder.Assignment): a Grade,
     one line echoed per test as it finishes. ``budget`` (seconds) overrides the assignment's."""
+    if not hasattr(os, "fork"):
+        raise AssignmentError("grading runs each test in processes of its own, which needs Linux or macOS "
+                              "(on Windows, grade in WSL)")
     tests = chosen_tests(assignment, only)
+    if remote.student_user() is not None:   # root: the student account must not read the cases
+        grading = os.path.join(assignment.directory, "grading")
+        os.chmod(grading, os.stat(grading).st_mode & 0o700)
     budget = float(budget or assignment.budget)
     parallel = parallel or cores()
     started = time.monotonic()

@@ -53,7 +53,17 @@ def submissions_in(directory):
 
 
 def readable_by_others(path):
-    return bool(os.stat(path).st_mode & (stat.S_IROTH | stat.S_IXOTH))
+    """Whether an account without privileges can read ``path``: it and every folder above it open to others."""
+    path = os.path.abspath(path)
+    if not os.stat(path).st_mode & stat.S_IROTH:
+        return False
+    folder = path if os.path.isdir(path) else os.path.dirname(path)
+    while True:
+        if not os.stat(folder).st_mode & stat.S_IXOTH:
+            return False
+        if folder == os.path.dirname(folder):
+            return True
+        folder = os.path.dirname(folder)
 
 
 def grade_all(submissions, assignment_path, out, budget=None, echo=print):
@@ -61,10 +71,10 @@ def grade_all(submissions, assignment_path, out, budget=None, echo=print):
     (CSV) and each student's results.json; return the rows."""
     entries = submissions_in(submissions)
     if os.geteuid() == 0:
-        for path in (submissions, assignment_path):
+        for path, what in ((submissions, "another student's files"), (assignment_path, "the cases, hidden ones included")):
             if readable_by_others(path):
-                echo(f"warning: {path} can be read by other accounts, the one student code runs as included: "
-                     f"chmod 700 {path} keeps one student's code from reading another's files")
+                echo(f"warning: {path} can be read by any account, the one student code runs as included: "
+                     f"chmod go-rwx {path} keeps student code from reading {what}")
     with tempfile.TemporaryDirectory() as scratch:
         os.chmod(scratch, 0o700)
         assignment = load_assignment(assignment_path, scratch)

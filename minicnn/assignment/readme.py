@@ -44,8 +44,10 @@ crashes loses that test only. The points are in `grading/points.json`.
 
 ## How to hand in
 
-Hand in the files of `student/` you changed ({files}), the way your teacher says. Your teacher grades
-them in their own copy of this folder, with the same command; the exit status is 0 only at full marks.
+Hand in the files of `student/` you wrote ({files}), the way your teacher says (on Gradescope: upload
+them, at the top of the upload or in one folder). Your teacher's grader runs the same tests, on these
+public cases and on hidden cases of the same kinds drawn for your class: a solution that is right passes
+both; one tuned to the public cases does not.
 """
 
 

@@ -46,6 +46,8 @@ def listed(path):
                     continue
                 found[name] = archive.read(entry) if entry.file_size <= LARGEST_FILE else None
         return found
+    if not os.path.exists(path):
+        raise AssignmentError(f"{path}: no such folder or file; give the folder (or the zip) a student handed in")
     raise AssignmentError(f"{path} is neither a folder nor a zip file: give the folder (or the zip) a student "
                           "handed in")
 
@@ -74,7 +76,7 @@ def collect(path, assignment):
             graded[name[:-3]] = data
         elif folder == chosen and name in given:
             notes.append(f"{relative} is given, not yours to change: the handed-out {name} is used")
-        else:
+        elif name != "__init__.py":   # a package marker: nothing to grade, nothing to say
             left_out.append(relative)
     where = f" (in {chosen}/)" if chosen else ""
     missing = sorted(theirs - {posixpath.split(relative)[1] for relative in files
