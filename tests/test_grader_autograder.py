@@ -3,8 +3,9 @@ AUTOGRADER_ROOT, its run_autograder grades the solution (flat and nested uploads
 at 0, within the budget, into results.json as Gradescope's specification has it; its setup.sh pins this
 machine's versions, and the minicnn inside it installs without the package index.
 
-setup.sh itself is not run (it makes a virtual environment from the package index); run_autograder runs with
-the minicnn already installed here (MINICNN_PYTHON).
+run_autograder runs with the minicnn already installed here (MINICNN_PYTHON); setup.sh runs once, on a zip
+with its wheels inside (built here by pip wheel), into a temporary virtual environment (MINICNN_VENV), with
+useradd stood in for (it would add an account to this machine).
 """
 import importlib.metadata
 import json
@@ -19,7 +20,9 @@ import numpy as np
 import pytest
 
 from minicnn import cli
+from minicnn.assignment import autograder
 from minicnn.assignment import folder as assignment_folder
+from minicnn.assignment.parts import AssignmentError
 from minicnn.assignment.parts import PARTS, REFERENCE_DIRECTORY
 
 HIDDEN_SEED = 99
@@ -182,3 +185,35 @@ def test_a_missing_and_a_given_file_are_named_where_the_student_reads(made, tmp_
     assert "dense.py is missing from your submission: the handed-out stub was graded in its place" in summary["output"]
     assert "conv (1).py" in summary["output"]
     assert summary["score"] == sum(test["max_score"] for test in summary["tests"]) > 0
+
+
+@pytest.mark.slow
+def test_setup_sh_installs_the_pinned_wheels_and_run_autograder_grades_with_them(tmp_path, fashion_mnist_installed):
+    folder = tmp_path / "hw"
+    assert cli.main(["assignment", "make", "dense", "--out", str(folder), "--seed", "4"]) == 0
+    try:
+        autograder.write_autograder(str(folder), str(tmp_path / "ag.zip"), seed=6, wheels=True)
+    except AssignmentError as error:   # the wheels come from the package index (or pip's cache)
+        pytest.skip(f"pip could not fetch the wheels here: {error}")
+    root = unzipped(tmp_path / "ag.zip", tmp_path / "root")
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "useradd").write_text(f"#!/bin/sh\necho \"$@\" > {tmp_path / 'useradd.log'}\n")
+    os.chmod(shim / "useradd", 0o755)
+    environment = dict(os.environ, PATH=f"{shim}{os.pathsep}{os.environ['PATH']}", PYTHON=sys.executable,
+                       MINICNN_VENV=str(tmp_path / "venv"))
+    finished = subprocess.run(["bash", str(root / "source" / "setup.sh")], env=environment, capture_output=True,
+                              text=True, timeout=600)
+    assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
+    installed = subprocess.run([str(tmp_path / "venv" / "bin" / "python"), "-c",
+                                "import importlib.metadata as m; print(*(m.version(n) for n in "
+                                "('minicnn', 'numpy', 'hypothesis')))"], capture_output=True, text=True, timeout=60)
+    assert installed.stdout.split() == [importlib.metadata.version(name) for name in ("minicnn", "numpy", "hypothesis")]
+    if os.path.exists(tmp_path / "useradd.log"):   # where the account does not exist yet
+        assert "minicnn-student" in (tmp_path / "useradd.log").read_text()
+    shutil.copy(REFERENCE_DIRECTORY / "dense.py", root / "submission")
+    finished = subprocess.run(["bash", str(root / "source" / "run_autograder")], capture_output=True, text=True,
+                              env=dict(os.environ, AUTOGRADER_ROOT=str(root), MINICNN_VENV=str(tmp_path / "venv")),
+                              timeout=600)
+    summary = json.loads((root / "results" / "results.json").read_text())
+    assert summary["score"] == sum(test["max_score"] for test in summary["tests"]) == 30, finished.stdout

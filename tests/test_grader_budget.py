@@ -40,10 +40,11 @@ def test_hangs_everywhere_end_within_the_budget_and_cost_only_their_own_points(t
     out = capsys.readouterr().out
     summary = json.loads((tmp_path / "r.json").read_text())
     tests = {test["name"]: test for test in summary["tests"]}
-    assert status == 1 and elapsed < budget + 5, (elapsed, out)   # the budget, and the ends of the processes
+    # the budget, and the start and end of the processes (unbudgeted, these hangs would take 840 s)
+    assert status == 1 and elapsed < budget + 10, (elapsed, out)
     for name, test in tests.items():
         if name.startswith("softmax: "):
             assert test["score"] == test["max_score"] > 0, test
         else:
             assert test["score"] == 0 and test["output"].startswith(("stopped after", "stopped: the whole grade's")), test
-    assert summary["execution_time"] < budget + 5
+    assert summary["execution_time"] < budget + 10

@@ -65,10 +65,10 @@ id minicnn-student >/dev/null 2>&1 || useradd --system --no-create-home --shell 
 RUN = """\
 #!/usr/bin/env bash
 # Gradescope runs this for every submission, as root. AUTOGRADER_ROOT (default /autograder) runs it under
-# another folder; MINICNN_PYTHON names another Python with minicnn installed.
+# another folder; MINICNN_VENV names the environment setup.sh made, MINICNN_PYTHON any Python with minicnn.
 set -uo pipefail
 ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
-PYTHON="${{MINICNN_PYTHON:-{venv}/bin/python}}"
+PYTHON="${{MINICNN_PYTHON:-${{MINICNN_VENV:-{venv}}}/bin/python}}"
 # only the grader reads the cases, the hidden ones included: student code runs as another account
 chmod -R go-rwx "$ROOT/source"
 mkdir -p "$ROOT/results"

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 
 import numpy as np
 
@@ -265,7 +266,6 @@ class StudentProcess:
 
     def modules(self):
         """Every module of student/, as attributes of one namespace: students.conv.conv_forward..."""
-        import types
         return types.SimpleNamespace(**{part.module: self.module(part.module) for part in PARTS.values()})
 
     # the wire, under the deadlines
