@@ -207,11 +207,12 @@ def drop_privileges(uid, gid):
 
 def serve(sandbox, read_fd, write_fd):
     """Answer the grader's calls until it closes the pipe."""
-    objects, modules = {}, {}
+    objects, modules, kept = {}, {}, [0]
 
     def keep(value):
-        objects[len(objects) + 1] = value
-        return len(objects)
+        kept[0] += 1   # never an id again, though released ones leave the table
+        objects[kept[0]] = value
+        return kept[0]
 
     def resolve(id, type_name):
         if id not in objects:
