@@ -21,6 +21,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import minicnn as mc  # noqa: E402
+from minicnn.lab import zoo  # noqa: E402
 from benchmark import batch_for, cpu_model, minicnn_steps, torch_steps  # noqa: E402
 
 
@@ -42,7 +43,7 @@ def import_earlier_version(revision, folder):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before", required=True, help="the earlier commit (any git revision)")
-    parser.add_argument("--networks", nargs="+", default=[mc.zoo.FLAGSHIP])
+    parser.add_argument("--networks", nargs="+", default=[zoo.FLAGSHIP])
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[64, 512])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=1, help="steps timed together in each round")
@@ -57,7 +58,7 @@ def main(argv=None):
               "| ratio before | ratio now | now / before |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for name in arguments.networks:
             for batch_size in arguments.batch_sizes:
-                model = mc.zoo.build(name, seed=0)
+                model = zoo.build(name, seed=0)
                 x, y = batch_for(model, batch_size)
                 steps = {"before": earlier_train_step(before, name, x, y), "now": minicnn_steps(model, x, y)[0]}
                 steps["one thread"] = one_thread(steps["now"])

@@ -33,6 +33,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import minicnn as mc  # noqa: E402
+from minicnn.runtime import threads  # noqa: E402
 from minicnn import layers  # noqa: E402
 from minicnn.lab import zoo  # noqa: E402
 from minicnn.losses import SoftmaxCrossEntropy  # noqa: E402
@@ -202,7 +203,7 @@ def main(argv=None):
     mc.backend.keep_freed_host_memory()  # as fit() does; PyTorch's CPU tensors come from the same malloc
     peak = gemm_peak_gflops()
     lines = [f"Machine: {cpu_model()}, {os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f} at the start: "
-             f"other processes sharing the cores); NumPy {np.__version__}, minicnn {mc.threads.thread_count()} "
+             f"other processes sharing the cores); NumPy {np.__version__}, minicnn {threads.thread_count()} "
              f"threads, PyTorch {torch.__version__} ({torch.get_num_threads()} threads); "
              f"float32 GEMM peak measured {peak:.0f} GFLOP/s.", "",
              "| network | batch | train img/s minicnn | train img/s PyTorch | train ratio "

@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 import minicnn as mc
+from minicnn.runtime import threads
 from minicnn.lab import zoo
 from minicnn.runtime.fusion import NormalizeActivatePool, execution_steps
 
@@ -72,12 +73,12 @@ def whole_step_ms(name, batch_size, repeats, fuse=True):
 
 def profile(name, batch_size, repeats, fuse=True):
     """Rows (what, forward ms, backward ms) for one training step of network ``name``: a row per layer, or per
-    fused block where the model runs one (minicnn.layers.fused)."""
+    fused block where the model runs one (minicnn.runtime.fusion)."""
     model, x, labels, loss, optimizer = training_setup(name, batch_size, fuse)
     steps = execution_steps(model.layers, model.fuse, model.fused_blocks)
     steps[0].skip_input_gradient = True  # as in training: nothing needs the gradient of the images
     inputs = [x]
-    with mc.threads.step_threads():
+    with threads.step_threads():
         for step in steps:  # one real step first: every cache and buffer exists
             inputs.append(step.forward(inputs[-1], training=True))
         loss.forward(inputs[-1], labels)
@@ -87,7 +88,7 @@ def profile(name, batch_size, repeats, fuse=True):
     gradients = gradients[::-1]  # gradients[i + 1] is what step i's backward receives
     rows = []
     for index, step in enumerate(steps):
-        with mc.threads.step_threads():   # the threads and BLAS setting of a real step
+        with threads.step_threads():   # the threads and BLAS setting of a real step
             forward = median_ms(lambda: step.forward(inputs[index], training=True), repeats)
             backward = median_ms(lambda: step.backward(gradients[index + 1]), repeats)
         kind = "fused block" if isinstance(step, NormalizeActivatePool) else type(step).__name__
@@ -109,7 +110,7 @@ def main(argv=None):
     arguments = parser.parse_args(argv)
     mc.set_backend(arguments.backend)
     mc.backend.keep_freed_host_memory()  # as fit() does
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; minicnn threads {mc.threads.thread_count()}; "
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; minicnn threads {threads.thread_count()}; "
           f"load average {os.getloadavg()[0]:.1f} at the start")
     for batch_size in arguments.batch_sizes:
         rows = profile(arguments.network, batch_size, arguments.repeats, fuse=not arguments.no_fuse)

@@ -21,6 +21,7 @@ import numpy as np
 import threadpoolctl
 
 import minicnn as mc
+from minicnn.lab import zoo
 from minicnn.runtime import threads
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -52,7 +53,7 @@ def report(what, old_name, new_name, medians):
 
 def flagship_step(batch_size, fuse=True):
     """A closure running one training step of the flagship (forward, backward, Adam)."""
-    model = mc.zoo.build("awasthi-enhanced-cnn", seed=0)
+    model = zoo.build("awasthi-enhanced-cnn", seed=0)
     model.fuse = fuse
     rng = np.random.default_rng(0)
     x = rng.random((batch_size, 1, 28, 28), dtype=np.float32)
@@ -225,7 +226,7 @@ def later_techniques(batch, rounds, rng):
     report("LeakyReLU training forward on saraswat-cnn's first activation", "where()", "max(x > 0, alpha)", medians)
 
     # 8. Adam's update: the plain expressions (temporaries) against out= into one work array per parameter
-    model = mc.zoo.build("awasthi-enhanced-cnn", seed=0)
+    model = zoo.build("awasthi-enhanced-cnn", seed=0)
     for layer in model.layers:
         for key, param in layer.params.items():
             layer.grads[key] = rng.standard_normal(param.shape).astype(np.float32)
@@ -274,12 +275,12 @@ def later_techniques(batch, rounds, rng):
             conv.backward(conv.forward(conv_input, training=True))
 
     def columns_rule():
-        original = threads.fewest_worth_a_thread
-        threads.fewest_worth_a_thread = lambda work_per_item: 2048
+        original = threads.product_pieces
+        threads.product_pieces = lambda size, work_per_item: min(threads.active_threads(), size // 2048)
         try:
             conv_step()
         finally:
-            threads.fewest_worth_a_thread = original
+            threads.product_pieces = original
 
     medians = side_by_side({"2048 columns": columns_rule, "4M multiply-adds": conv_step}, rounds)
     report("the flagship's conv2d_2 forward + backward: when a product is split over the threads",

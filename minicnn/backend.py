@@ -65,12 +65,12 @@ def is_device_array(array):
     return type(array).__module__.startswith("cupy")
 
 
-def may_be_any(mask):
-    """Whether some value of the boolean ``mask`` may be True, without waiting for a GPU.
+def any_or_true_on_device(mask):
+    """``mask.any()`` for a host array; True, without looking, for a device array.
 
-    On the host: ``mask.any()``, which lets a caller skip work it does not need.
-    On a device: True, since asking would copy the answer to the host and wait for
-    every kernel before it; the caller then does that work unconditionally.
+    On the host the answer lets a caller skip work it does not need. On a device,
+    asking would copy the answer to the host and wait for every kernel before it,
+    so the caller is told True and does that work unconditionally.
     """
     return True if is_device_array(mask) else bool(mask.any())
 

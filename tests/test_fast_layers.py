@@ -9,7 +9,7 @@ from layer_cases import LAYER_CASES
 from minicnn import backend, layers
 from minicnn.lab import zoo
 from minicnn.runtime import threads
-from minicnn.layers.base import memory_order
+from minicnn.runtime.layout import memory_order
 from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.model import Sequential
 

@@ -116,7 +116,7 @@ def test_fuse_false_runs_every_layer_on_its_own_and_patterns_that_do_not_fit_are
 
 
 def test_the_fused_block_keeps_the_batch_innermost_layout():
-    from minicnn.layers.base import memory_order
+    from minicnn.runtime.layout import memory_order
     model = zoo.build("awasthi-enhanced-cnn", seed=0)
     x = np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32)
     z = model.layers[0].forward(x, training=True)

@@ -10,6 +10,7 @@ import re
 import numpy as np
 
 from minicnn import backend
+from minicnn.runtime.work_buffers import WorkBuffers
 
 INITIALIZERS = ("pytorch", "keras")
 
@@ -36,8 +37,10 @@ class Layer:
     - params: dict name -> array, trainable.
     - grads: dict name -> array, same keys and shapes, written by backward.
     - buffers: dict name -> array, state that is saved but not trained.
+    - work_buffers: arrays reused from one batch to the next (minicnn.runtime.work_buffers).
     - input_shape, output_shape: per-sample shapes, set by build.
     - dtype: the float dtype of the parameters, set by build.
+    - batch_size: the last forward's batch, which backward's gradient must have.
     """
 
     skip_input_gradient = False
@@ -47,6 +50,8 @@ class Layer:
         self.params = {}
         self.grads = {}
         self.buffers = {}
+        self.work_buffers = WorkBuffers()
+        self.batch_size = None
         self.input_shape = None
         self.output_shape = None
         self.dtype = None
@@ -67,6 +72,7 @@ class Layer:
         return self.output_shape
 
     def compute_output_shape(self, input_shape):
+        """The per-sample output shape for ``input_shape``; ValueError naming the layer if it does not fit."""
         return input_shape
 
     def create_params(self):
@@ -77,7 +83,7 @@ class Layer:
         return {"name": self.name}
 
     def check_input(self, x):
-        """Raise a ValueError naming this layer if ``x`` is not (N, *input_shape); remember N for backward."""
+        """x's batch size N; a ValueError naming this layer if ``x`` is not (N, *input_shape)."""
         if not self.built:
             raise ValueError(f"{type(self).__name__} '{self.name}' is not built: call build(input_shape) first")
         if tuple(x.shape[1:]) != self.input_shape or x.ndim != len(self.input_shape) + 1:
@@ -86,11 +92,12 @@ class Layer:
                 f"{type(self).__name__} '{self.name}' expected input of shape "
                 f"({', '.join(map(str, expected))}), got {tuple(x.shape)}"
             )
-        self.batch_size = x.shape[0]
+        return x.shape[0]
 
-    def check_output_gradient(self, dout):
-        """Raise a ValueError naming this layer unless ``dout`` is shaped like the last forward's output."""
-        batch = getattr(self, "batch_size", None)
+    def check_output_gradient(self, dout, batch_size=None):
+        """A ValueError naming this layer unless ``dout`` is (batch_size, *output_shape): the shape of the
+        output of the last forward, whose batch is ``self.batch_size`` unless given."""
+        batch = self.batch_size if batch_size is None else batch_size
         if batch is None:
             raise ValueError(f"{type(self).__name__} '{self.name}': backward before any forward; "
                              "run forward(x, training=True) first")
@@ -171,67 +178,3 @@ def initial_weight_and_bias(weight_shape, bias_size, init, rng):
         return rng.uniform(-limit, limit, size=weight_shape), np.zeros(bias_size)
     bound = 1.0 / np.sqrt(fan_in)
     return rng.uniform(-bound, bound, size=weight_shape), rng.uniform(-bound, bound, size=bias_size)
-
-
-def memory_order(array):
-    """The axes of ``array`` from the largest stride to the smallest: (0, 1, 2, 3) for C order,
-    (1, 2, 3, 0) for a batch-innermost (N, C, H, W) view of (C, H, W, N) memory."""
-    return tuple(sorted(range(array.ndim), key=lambda axis: -abs(array.strides[axis])))
-
-
-def empty_in_layout(shape, like, dtype=None, outer=()):
-    """An uninitialised array of ``outer + shape`` whose memory is laid out in ``like``'s axis order
-    (``outer`` axes, if any, outermost).
-
-    The layers pass (N, C, H, W) arrays whose memory is batch-innermost; a layer's
-    output or gradient made this way keeps that order, so that the next element-wise
-    pass reads and writes its operands in the same order, in long runs.
-    """
-    order = memory_order(like)
-    memory = backend.xp.empty(tuple(outer) + tuple(shape[axis] for axis in order), dtype=dtype or like.dtype)
-    return logical_view(memory, order, outer=len(outer))
-
-
-def logical_view(memory, order, outer=0):
-    """The view of ``memory`` (its axes in the memory ``order`` memory_order gives, after ``outer``
-    leading axes) whose axes are in the logical order again: the inverse of transpose(order)."""
-    inverse = sorted(range(len(order)), key=lambda position: order[position])
-    return memory.transpose(tuple(range(outer)) + tuple(outer + axis for axis in inverse))
-
-
-def channel_rows(array):
-    """(C, M) view of an (N, C, H, W) or (N, D) array: one row per channel, its N*H*W values in a row.
-
-    A view (no copy) when the memory is channel-major with the batch innermost, as the
-    fast layers make it; any other layout is copied into that order.
-    """
-    if array.ndim == 2:
-        return array.T
-    rows = array.transpose(1, 2, 3, 0)
-    return rows.reshape(rows.shape[0], -1)   # reshape copies only if rows is not contiguous
-
-
-def from_channel_rows(rows, shape):
-    """The (N, C, H, W) or (N, D) view of a (C, M) array laid out as channel_rows makes it."""
-    if len(shape) == 2:
-        return rows.T
-    batch, channels, height, width = shape
-    return rows.reshape(channels, height, width, batch).transpose(3, 0, 1, 2)
-
-
-def flat_views(*arrays):
-    """1-D views of ``arrays`` in their common memory order, if each is contiguous in the same axis order.
-
-    Element k of every view is then the same (n, c, h, w), so an element-wise pass can
-    be cut into ranges for threads. None when the layouts differ or have gaps.
-    """
-    order = memory_order(arrays[0])
-    views = []
-    for array in arrays:
-        if array.shape != arrays[0].shape or memory_order(array) != order:
-            return None
-        ordered = array.transpose(order)
-        if not ordered.flags.c_contiguous:
-            return None
-        views.append(ordered.reshape(-1))
-    return views

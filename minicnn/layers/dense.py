@@ -1,21 +1,18 @@
 """Fully connected layer and the Flatten that feeds it."""
-from minicnn import backend
+from minicnn.layers.base import Layer, check_initializer, initial_weight_and_bias
 from minicnn.runtime import threads
-from minicnn.layers.base import Layer, check_initializer, empty_in_layout, initial_weight_and_bias
+from minicnn.runtime.layout import empty_in_layout
 
 
 class Dense(Layer):
     """Dense(units, use_bias=True, init=None): y = x @ W + b.
 
-    Params: W (in_features, units), b (units,). Input (N, D) -> (N, units).
+    Params: W (D, units), b (units,). Input (N, D) -> (N, units).
+    backward: dW = x.T @ dout, db = sum of dout over the batch, dx = dout @ W.T.
     Reference twin: minicnn/reference/dense.py. The matrix products are the definition
-    itself; the one trick is threads (minicnn.threads): each product split over the
-    rows of its result (the batch for the output and dx, the input features for dW),
-    written with out= into one array, with BLAS at one thread; a product too small to
-    be worth a thread (threads.fewest_worth_a_thread) stays whole. Measured with
-    ``python benchmarks/profile_layers.py --network report-ann`` (AMD EPYC, 2 cores,
-    batch 512, its first Dense, 784 -> 256): forward 3.25 -> 1.65 ms, backward
-    6.83 -> 3.35 ms; report-ann's whole step 17.3 -> 9.5 ms (1.8x).
+    itself; the one trick is threads (minicnn.runtime.threads.matmul): each product split
+    over the rows of its result (the batch for y and dx, the input features for dW), with
+    BLAS at one thread; a product too small to be worth a thread stays whole.
     """
 
     def __init__(self, units, use_bias=True, init=None, name=None):
@@ -41,38 +38,17 @@ class Dense(Layer):
 
     def forward(self, x, training=False):
         """x (N, D) -> (N, units). Caches x."""
-        self.check_input(x)
+        self.batch_size = self.check_input(x)
         self.x = x
-        weight = self.params["W"]
-        out = backend.xp.empty((x.shape[0], self.units), dtype=x.dtype)
-
-        def output_rows(start, stop):
-            backend.xp.matmul(x[start:stop], weight, out=out[start:stop])
-            if self.use_bias:
-                out[start:stop] += self.params["b"]
-
-        threads.in_parallel(x.shape[0], output_rows, minimum=threads.fewest_worth_a_thread(weight.size))
-        return out
+        return threads.matmul(x, self.params["W"], add=self.params.get("b"), split="rows")
 
     def backward(self, dout):
-        """dout (N, units) -> dx (N, D); dW = x^T dout, db = sum over the batch of dout."""
+        """dout (N, units) -> dx (N, D); writes grads W and b."""
         self.check_output_gradient(dout)
-        xp, weight = backend.xp, self.params["W"]
-        weight_gradient = xp.empty_like(weight)
-        dx = xp.empty(self.x.shape, dtype=dout.dtype)
-
-        def gradient_rows(start, stop):   # rows start:stop of dW (input features), then of dx (the batch)
-            xp.matmul(self.x[:, start:stop].T, dout, out=weight_gradient[start:stop])
-
-        def input_gradient_rows(start, stop):
-            xp.matmul(dout[start:stop], weight.T, out=dx[start:stop])
-
-        threads.in_parallel(weight.shape[0], gradient_rows, minimum=threads.fewest_worth_a_thread(dout.size))
-        self.grads["W"] = weight_gradient
+        self.grads["W"] = threads.matmul(self.x.T, dout, split="rows")
         if self.use_bias:
             self.grads["b"] = dout.sum(axis=0)
-        threads.in_parallel(dout.shape[0], input_gradient_rows, minimum=threads.fewest_worth_a_thread(weight.size))
-        return dx
+        return threads.matmul(dout, self.params["W"].T, split="rows")
 
 
 class Flatten(Layer):
@@ -88,7 +64,7 @@ class Flatten(Layer):
 
     def forward(self, x, training=False):
         """x (N, *input_shape) -> (N, D). Keeps a one-sample view of x for its memory layout."""
-        self.check_input(x)
+        self.batch_size = self.check_input(x)
         self.input_template = x[:1]
         return x.reshape(x.shape[0], -1)
 

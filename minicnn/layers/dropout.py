@@ -2,7 +2,8 @@
 import numpy as np
 
 from minicnn import backend
-from minicnn.layers.base import Layer, logical_view, memory_order
+from minicnn.layers.base import Layer
+from minicnn.runtime.layout import logical_view, memory_order
 
 
 class Dropout(Layer):
@@ -28,13 +29,12 @@ class Dropout(Layer):
 
     def forward(self, x, training=False):
         """x -> x * mask; caches ``mask`` (same shape as x, 0 or 1/(1-rate)) in training."""
-        self.check_input(x)
+        self.batch_size = self.check_input(x)
         if not training or self.rate == 0.0:
             self.mask = None
             return x
         # drawn in x's memory order (batch innermost after a fast convolution), so that x * mask runs over
-        # both in one long stride and the output keeps x's layout: a C-ordered mask on a batch-innermost x
-        # made this multiply, and every element-wise pass after it, 2-3x slower (report-cnn, batch 512)
+        # both in one long stride and the output keeps x's layout, as the element-wise passes after it want
         order = memory_order(x)
         draws = self.rng.random(tuple(x.shape[axis] for axis in order), dtype=x.dtype)
         mask = np.multiply(draws >= self.rate, x.dtype.type(1.0 / (1.0 - self.rate)))
@@ -42,5 +42,6 @@ class Dropout(Layer):
         return x * self.mask
 
     def backward(self, dout):
+        """dout -> dx = dout * mask (dout itself when the forward dropped nothing)."""
         self.check_output_gradient(dout)
         return dout if self.mask is None else dout * self.mask

@@ -1,7 +1,8 @@
 """Max and average pooling, floor mode, any window and stride (windows may overlap)."""
 from minicnn import backend
+from minicnn.layers.base import Layer, positive_pair, window_slices
 from minicnn.runtime import threads
-from minicnn.layers.base import Layer, empty_in_layout, positive_pair, window_slices
+from minicnn.runtime.layout import empty_in_layout
 
 
 class Pool2D(Layer):
@@ -22,27 +23,50 @@ class Pool2D(Layer):
     def config(self):
         return {"pool_size": list(self.pool_size), "stride": self.stride, "name": self.name}
 
+    @property
+    def step_h(self):
+        """The vertical stride: ``stride``, or the window's height."""
+        return self.stride or self.pool_size[0]
+
+    @property
+    def step_w(self):
+        """The horizontal stride: ``stride``, or the window's width."""
+        return self.stride or self.pool_size[1]
+
+    def overlapping(self):
+        """Whether neighbouring windows share input positions (a stride shorter than the window)."""
+        return self.step_h < self.pool_size[0] or self.step_w < self.pool_size[1]
+
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
             raise ValueError(f"{type(self).__name__} '{self.name}' needs (C, H, W) inputs, "
                              f"got per-sample shape {input_shape}")
         channels, height, width = input_shape
         pool_h, pool_w = self.pool_size
-        self.step_h = self.stride or pool_h
-        self.step_w = self.stride or pool_w
         if pool_h > height or pool_w > width:
             raise ValueError(f"{type(self).__name__} '{self.name}': window {self.pool_size} "
                              f"is larger than input {input_shape}")
         return (channels, (height - pool_h) // self.step_h + 1, (width - pool_w) // self.step_w + 1)
 
-    def window_slices(self):
-        """(rows, cols) for each window offset: the input slices it covers at every output position."""
+    def window_offsets(self):
+        """(rows, cols) for each window offset, in row-major window order: the input slices it covers at
+        every output position."""
         for _, _, rows, cols in window_slices(self.pool_size, (self.step_h, self.step_w), self.output_shape[1:]):
             yield rows, cols
 
+    @threads.in_pieces(axis=1)   # each thread takes whole channels
+    def reduce_windows(self, x, out, *, combine):
+        """out (N, C, H_out, W_out) = combine(...combine(window offset 0, offset 1)..., last offset) of x
+        (N, C, H, W): one strided pass per window offset, never a loop over windows."""
+        for index, (rows, cols) in enumerate(self.window_offsets()):
+            if index == 0:
+                out[...] = x[:, :, rows, cols]
+            else:
+                combine(out, x[:, :, rows, cols], out=out)
+
 
 class MaxPool2D(Pool2D):
-    """Max over each window.
+    """Max over each window: y = max of x over the window.
 
     The gradient of a window goes to ONE maximum, the first in row-major
     window order (as PyTorch does). Fashion-MNIST is full of ties (zero
@@ -51,50 +75,43 @@ class MaxPool2D(Pool2D):
     last NaN in window order, if several, as PyTorch's CPU kernel does), so a
     NaN is never silently dropped from the gradient.
 
-    Reference twin: minicnn/reference/pooling.py (an argmax per window). Tricks,
-    measured with ``python benchmarks/techniques.py`` (AMD EPYC, 2 shared cores,
-    batch 512, the flagship's first pooling layer):
+    Reference twin: minicnn/reference/pooling.py (an argmax per window). The tricks:
     - The maxima by ``maximum`` over the window offsets, one strided pass each.
-    - The gradient scattered by multiplying dout with each offset's boolean
-      winner mask, written in place: 140.8 -> 16.3 ms for one offset against
-      ``np.add(..., where=mask)`` (8.6x).
-    - The first-maximum masks found once for all offsets, in the backward, by
-      the same thread that then routes that channel range's gradient. Finding
-      them in the training forward instead was tried and dropped: 188.8 -> 188.6
-      ms for forward + backward at batch 512, 16.5 -> 17.5 ms at batch 64.
-    - Output and gradient laid out in memory as the input is (batch innermost
-      after a fast convolution); the work split over channels on the step's threads.
+    - The first-maximum masks found for all offsets at once, in the backward, where they
+      are used (the forward keeps only x and the maxima).
+    - The gradient scattered by multiplying dout with each offset's boolean winner mask,
+      written in place, not ``np.add(..., where=mask)``.
+    - Output and gradient laid out in memory as the input is (batch innermost after a
+      fast convolution); the work split over channels on the step's threads.
     """
 
     def forward(self, x, training=False):
-        """x (N, C, H, W) -> (N, C, H_out, W_out), laid out in memory as x is.
-
-        Caches x and the output (the window maxima).
-        """
-        self.check_input(x)
+        """x (N, C, H, W) -> (N, C, H_out, W_out), laid out in memory as x is. Caches x and the output."""
+        self.batch_size = self.check_input(x)
         out = empty_in_layout((x.shape[0],) + self.output_shape, like=x)
-        offsets = list(self.window_slices())
-
-        def pool_channels(start, stop):
-            part = out[:, start:stop]
-            for index, (rows, cols) in enumerate(offsets):
-                window = x[:, start:stop, rows, cols]
-                if index == 0:
-                    part[...] = window
-                else:
-                    backend.xp.maximum(part, window, out=part)
-
-        threads.in_parallel(x.shape[1], pool_channels)
+        self.reduce_windows(x, out, combine=backend.xp.maximum)
         self.x, self.out = x, out
         return out
 
-    @staticmethod
-    def mark_first_maxima(x, out, winners, offsets):
-        """winners[k] = offset k holds its window's first maximum (or, in a window with a NaN, the last NaN)."""
+    def backward(self, dout):
+        """dout (N, C, H_out, W_out) -> dx (N, C, H, W), non-zero only at each window's first maximum."""
+        self.check_output_gradient(dout)
+        dx = empty_in_layout(self.x.shape, like=self.x, dtype=dout.dtype)
+        # positions that no window reaches (floor mode's leftover rows, or a stride longer than the window)
+        uncovered = any((size - pool) % step or step > pool for size, step, pool in
+                        zip(self.input_shape[1:], (self.step_h, self.step_w), self.pool_size))
+        self.route_to_first_maxima(self.x, self.out, dout, dx, clear=uncovered or self.overlapping(),
+                                   add=self.overlapping())
+        return dx
+
+    def first_maxima(self, x, out):
+        """winners (K, N, C, H_out, W_out), booleans: winners[k] = window offset k holds its window's first
+        value equal to ``out`` (the window's maximum), or, in a window whose maximum is NaN, its last NaN."""
         xp = backend.xp
+        offsets = list(self.window_offsets())
+        winners = empty_in_layout(out.shape, like=out, dtype=bool, outer=(len(offsets),))
         unclaimed = None
-        for index, (rows, cols) in enumerate(offsets):
-            winner = winners[index]
+        for winner, (rows, cols) in zip(winners, offsets):
             xp.equal(x[:, :, rows, cols], out, out=winner)
             if unclaimed is None:
                 unclaimed = ~winner
@@ -102,69 +119,48 @@ class MaxPool2D(Pool2D):
                 winner &= unclaimed
                 unclaimed ^= winner  # winner is a subset of unclaimed: this removes it
         # only a window whose maximum is NaN equals none of its values (on a GPU, looked for without asking)
-        if backend.may_be_any(unclaimed):
+        if backend.any_or_true_on_device(unclaimed):
             for index in reversed(range(len(offsets))):
                 rows, cols = offsets[index]
                 nan_here = xp.isnan(x[:, :, rows, cols]) & unclaimed
                 winners[index] |= nan_here
                 unclaimed ^= nan_here
+        return winners
 
-    def backward(self, dout):
-        """dout (N, C, H_out, W_out) -> dx (N, C, H, W), non-zero only at each window's first maximum.
-
-        For each window offset, the positions where it holds its window's first
-        maximum (``winners``, booleans, found once for all offsets); then one
-        multiply of dout by each offset's winners, written in place where the
-        windows do not overlap (added where they do).
-        """
-        self.check_output_gradient(dout)
-        offsets = list(self.window_slices())
-        winners = empty_in_layout(self.out.shape, like=self.out, dtype=bool, outer=(len(offsets),))
-        dx = empty_in_layout(self.x.shape, like=self.x, dtype=dout.dtype)
-        overlapping = self.step_h < self.pool_size[0] or self.step_w < self.pool_size[1]
-        # positions that no window reaches (floor mode's leftover rows, or a stride longer than the window)
-        uncovered = any((size - pool) % step or step > pool for size, step, pool in
-                        zip(self.input_shape[1:], (self.step_h, self.step_w), self.pool_size))
-
-        def route_channels(start, stop):
-            part, gradient = dx[:, start:stop], dout[:, start:stop]
-            self.mark_first_maxima(self.x[:, start:stop], self.out[:, start:stop], winners[:, :, start:stop],
-                                   offsets)
-            if uncovered or overlapping:
-                part.fill(0)
-            for index, (rows, cols) in enumerate(offsets):
-                winner = winners[index, :, start:stop]
-                if overlapping:
-                    part[:, :, rows, cols] += gradient * winner  # a position in several windows sums their shares
-                else:
-                    backend.xp.multiply(gradient, winner, out=part[:, :, rows, cols])
-
-        threads.in_parallel(dout.shape[1], route_channels)
-        return dx
+    @threads.in_pieces(axis=1)   # each thread takes whole channels
+    def route_to_first_maxima(self, x, out, dout, dx, *, clear, add):
+        """dx (N, C, H, W) at each window's first maximum (first_maxima) gets that window's dout
+        (N, C, H_out, W_out): written, or added onto dx where ``add`` (overlapping windows, or a gradient
+        already there); ``clear`` zeroes dx first (positions no window writes)."""
+        if clear:
+            dx.fill(0)
+        for winner, (rows, cols) in zip(self.first_maxima(x, out), self.window_offsets()):
+            if add:
+                dx[:, :, rows, cols] += dout * winner   # a position in several windows sums their shares
+            else:
+                backend.xp.multiply(dout, winner, out=dx[:, :, rows, cols])
 
 
 class AvgPool2D(Pool2D):
-    """Mean over each window; every input in a window gets 1/(ph*pw) of its gradient."""
+    """Mean over each window; every input in a window gets 1/(ph*pw) of its gradient.
+
+    Reference twin: minicnn/reference/pooling.py. The sums by adding the window offsets,
+    one strided pass each (``reduce_windows``), on the step's threads.
+    """
 
     def forward(self, x, training=False):
-        """x (N, C, H, W) -> (N, C, H_out, W_out). Caches only the input shape."""
-        self.check_input(x)
-        out = None
-        for rows, cols in self.window_slices():
-            if out is None:
-                out = x[:, :, rows, cols].copy()
-            else:
-                out += x[:, :, rows, cols]
-        self.x_shape = x.shape
+        """x (N, C, H, W) -> (N, C, H_out, W_out), laid out in memory as x is. Caches nothing but the batch size."""
+        self.batch_size = self.check_input(x)
+        out = empty_in_layout((x.shape[0],) + self.output_shape, like=x)
+        self.reduce_windows(x, out, combine=backend.xp.add)
         out *= 1.0 / (self.pool_size[0] * self.pool_size[1])
         return out
 
     def backward(self, dout):
-        """dout (N, C, H_out, W_out) -> dx (N, C, H, W)."""
+        """dout (N, C, H_out, W_out) -> dx (N, C, H, W): each window's share added onto every position in it."""
         self.check_output_gradient(dout)
-        xp = backend.xp
         share = dout * (1.0 / (self.pool_size[0] * self.pool_size[1]))
-        dx = xp.zeros(self.x_shape, dtype=dout.dtype)
-        for rows, cols in self.window_slices():
+        dx = backend.xp.zeros((self.batch_size,) + self.input_shape, dtype=dout.dtype)
+        for rows, cols in self.window_offsets():
             dx[:, :, rows, cols] += share
         return dx
