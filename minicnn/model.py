@@ -11,7 +11,7 @@ from minicnn.data.files import read_npz, write_npz_atomically
 from minicnn.data.preparation import InputPreparation
 from minicnn.layers import LAYER_CLASSES
 from minicnn.layers.base import check_initializer
-from minicnn.runtime.fusion import execution_steps
+from minicnn.runtime.fusion import execution_steps, fused_triples
 
 FORMAT_VERSION = 1
 
@@ -168,9 +168,15 @@ class Sequential:
         return sum(count[0] for count in counts), sum(count[1] for count in counts)
 
     def summary(self):
-        """A Keras-style table: Layer (type) | Output Shape | Param #, then the totals."""
+        """A Keras-style table: Layer (type) | Output Shape | Param #, then the totals.
+
+        Layers that forward runs as one fused block (minicnn.runtime.fusion) carry a "*" after their
+        type, and a line under the table names each block.
+        """
         widths = (29, 26, 10)
         line = "_" * sum(widths)
+        blocks = [self.layers[start:start + 3] for start in fused_triples(self.layers, self.fuse)]
+        fused = {id(layer) for block in blocks for layer in block}
 
         def row(*cells):
             return "".join(f" {cell}".ljust(width) for cell, width in zip(cells, widths)).rstrip()
@@ -178,12 +184,16 @@ class Sequential:
         lines = [f'Model: "{self.name}"', line, row("Layer (type)", "Output Shape", "Param #"), "=" * sum(widths)]
         for index, layer in enumerate(self.layers):
             shape = "(None, " + ", ".join(map(str, layer.output_shape)) + ")"
-            lines.append(row(f"{layer.name} ({type(layer).__name__})", shape, f"{sum(layer.count_params()):,}"))
+            mark = " *" if id(layer) in fused else ""
+            lines.append(row(f"{layer.name} ({type(layer).__name__}){mark}", shape, f"{sum(layer.count_params()):,}"))
             lines.append(line if index == len(self.layers) - 1 else "")
         trainable, non_trainable = self.count_params()
         lines[-1] = "=" * sum(widths)
         lines += [f"Total params: {trainable + non_trainable:,}", f"Trainable params: {trainable:,}",
                   f"Non-trainable params: {non_trainable:,}", line]
+        if blocks:
+            lines.append("* runs fused, each three as one block (model.fuse = False runs every layer on its own):")
+            lines += ["  " + " -> ".join(layer.name for layer in block) for block in blocks]
         return "\n".join(lines)
 
     def architecture(self):

@@ -49,7 +49,8 @@ class Optimizer:
         return slots[slot_name]
 
     def work_array(self, key, like):
-        """A scratch array shaped like parameter ``key``, reused by every step (not part of the state)."""
+        """A work buffer shaped like parameter ``key``, reused by every step (not part of the state): the
+        optimizer's own kind of the layers' work buffers (minicnn.runtime.work_buffers)."""
         work = self.work_arrays.get(key)
         if (work is None or work.shape != like.shape or work.dtype != like.dtype
                 or not isinstance(work, backend.xp.ndarray)):
@@ -135,7 +136,7 @@ class Adam(Optimizer):
 
     def adam_update(self, key, param, grad):
         # every pass in place or into one work array per parameter: the temporaries of the plain
-        # expressions cost more than their arithmetic (report-ann at batch 64: 0.73 -> see docs/benchmarks.md)
+        # expressions would cost more than their arithmetic (the measured gain: docs/benchmarks.md)
         xp = backend.xp
         mean = self.slot(key, "mean", param)
         square = self.slot(key, "square", param)

@@ -191,3 +191,21 @@ def test_leaky_relu_equals_its_twin_for_every_alpha_in_training_and_inference(al
     assert out.dtype == np.float32
     np.testing.assert_array_equal(out, expected)
     np.testing.assert_array_equal(layer.backward(dout), reference.leaky_relu_backward(dout, cache))
+
+
+QUERY_CASES = [(lambda: layers.Conv2D(4, 3, stride=2, padding="same"), (2, 9, 7)),
+               (lambda: layers.Conv2D(4, (3, 2), padding=1), (2, 9, 7)),
+               (lambda: layers.MaxPool2D(3, stride=2), (2, 9, 7)), (lambda: layers.AvgPool2D(), (2, 9, 7)),
+               (lambda: layers.BatchNorm(), (2, 9, 7)), (lambda: layers.Dense(3), (5,)), (lambda: layers.ReLU(), (5,))]
+
+
+@pytest.mark.parametrize("make, input_shape", QUERY_CASES)
+def test_compute_output_shape_and_check_input_are_queries(make, input_shape):
+    layer = make()
+    layer.build(input_shape, rng=np.random.default_rng(0))
+    state = dict(vars(layer))
+    assert layer.compute_output_shape(input_shape) == layer.output_shape
+    assert layer.compute_output_shape((3,) + input_shape[1:])[1:] == layer.output_shape[1:]   # another input
+    assert layer.check_input(np.zeros((6,) + input_shape, dtype=np.float32)) == 6
+    assert vars(layer).keys() == state.keys() and all(vars(layer)[key] is state[key] for key in state)
+    assert layer.batch_size is None   # only a forward sets the batch that backward checks

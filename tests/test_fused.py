@@ -171,3 +171,40 @@ def test_a_replaced_layer_gets_a_new_block_and_the_old_block_is_dropped():
     model.layers[3].build(model.layers[2].output_shape)
     model.forward(x, training=True)
     assert model.fused_blocks == {} and model.last_steps == model.layers
+
+
+def test_the_summary_marks_the_layers_that_run_fused_and_keeps_the_keras_table():
+    model = zoo.build("awasthi-enhanced-cnn", seed=0)
+    lines = model.summary().splitlines()
+    rows = {line.split()[0]: line for line in lines if line.startswith(" ") and "(None" in line}
+    for name in ("batch_norm", "re_lu", "max_pool2d", "batch_norm_2", "re_lu_2", "max_pool2d_2"):
+        assert ") * " in rows[name], name
+    for name in ("conv2d", "flatten", "dense", "re_lu_3", "dropout"):
+        assert "*" not in rows[name], name
+    assert rows["batch_norm"].rstrip().endswith(" 128") and rows["batch_norm_2"].rstrip().endswith(" 512")
+    assert "Total params: 422,922" in lines and "Trainable params: 422,474" in lines
+    assert "Non-trainable params: 448" in lines
+    note = lines.index("* runs fused, each three as one block (model.fuse = False runs every layer on its own):")
+    assert lines[note - 1] == "_" * 65 and lines[note - 5] == "=" * 65
+    assert lines[note + 1:] == ["  batch_norm -> re_lu -> max_pool2d", "  batch_norm_1 -> re_lu_1 -> max_pool2d_1",
+                                "  batch_norm_2 -> re_lu_2 -> max_pool2d_2"]
+    assert model.fused_blocks == {}   # a query: the summary makes no block
+    model.fuse = False
+    unfused = model.summary()
+    assert "*" not in unfused and unfused.splitlines()[-1] == "_" * 65
+    assert [line.replace(" *", "  ") for line in lines[:note]] == unfused.splitlines()
+
+
+def test_the_block_writes_only_its_own_state_and_the_batchnorms_grads_and_statistics():
+    model = zoo.build("awasthi-enhanced-cnn", seed=0)
+    x = np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32)
+    z = model.layers[0].forward(x, training=True)
+    block = execution_steps(model.layers, True, {})[1]
+    before = {id(layer): dict(vars(layer)) for layer in block.layers}
+    dz = block.backward(block.forward(z, training=True).copy(order="K"))
+    assert dz.shape == z.shape and block.batch_size == 3
+    for layer in block.layers:
+        changed = {key for key, value in vars(layer).items() if before[id(layer)].get(key, "absent") is not value}
+        assert changed <= {"grads"}, (layer.name, changed)
+    assert set(block.normalization.grads) == {"gamma", "beta"}
+    assert block.pool.batch_size is None and block.activation.batch_size is None

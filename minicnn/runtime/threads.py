@@ -281,7 +281,7 @@ def elementwise(ufunc, *operands, out=None):
     return out
 
 
-# a thread's share of a matrix product gets at least this many multiply-adds (about 0.1 ms of one core):
+# a thread's share of a matrix product gets at least this many multiply-adds:
 # below it, handing the piece to a thread costs more than it saves
 SMALLEST_PRODUCT_PIECE = 4_000_000
 
