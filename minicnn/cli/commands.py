@@ -1,18 +1,5 @@
-"""The `minicnn` command: the zoo, training, reproducing the papers, evaluating, sweeping, checking a layer.
-
-    minicnn zoo                                    # every network: paper, parameters, reported accuracy
-    minicnn summary awasthi-enhanced-cnn           # its Keras-style layer table
-    minicnn train band-cnn --epochs 5 --augment    # the recipe with overrides
-    minicnn reproduce saraswat-cnn                 # the paper's recipe end to end: report and figures
-    minicnn evaluate runs/saraswat-cnn/model.npz   # a saved model on the test set
-    minicnn curves runs/a runs/b --out ab.png      # several runs' validation curves on shared axes
-    minicnn sweep saraswat-pca-dnn --grid hidden=64,64-32 batch_size=32,64 --jobs 2
-    minicnn check-layer mylayer.py:MyLayer --input-shape 3,8,8
-
-A mistake on the command line (an unknown network, a bad grid) is answered
-with one line saying what to change and exit status 2; a run that cannot go on
-(no dataset, a corrupt file, a diverged loss) with one line and status 1.
-"""
+"""What each subcommand of `minicnn` does: one function per command, given the parsed arguments, returning
+the exit status. minicnn/cli/parser.py declares the commands and their options."""
 import argparse
 import difflib
 import importlib

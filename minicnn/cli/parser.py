@@ -1,4 +1,5 @@
-"""The `minicnn` command: the zoo, training, reproducing the papers, evaluating, sweeping, checking a layer.
+"""The `minicnn` command: the zoo, training, reproducing the papers, evaluating, sweeping, explaining, checking
+a layer, course assignments.
 
     minicnn zoo                                    # every network: paper, parameters, reported accuracy
     minicnn summary awasthi-enhanced-cnn           # its Keras-style layer table
@@ -7,7 +8,9 @@
     minicnn evaluate runs/saraswat-cnn/model.npz   # a saved model on the test set
     minicnn curves runs/a runs/b --out ab.png      # several runs' validation curves on shared axes
     minicnn sweep saraswat-pca-dnn --grid hidden=64,64-32 batch_size=32,64 --jobs 2
+    minicnn explain runs/band-cnn/model.npz gradcam --image 0 --out gradcam.png   # what the network sees
     minicnn check-layer mylayer.py:MyLayer --input-shape 3,8,8
+    minicnn assignment make conv pool --out hw    # a course assignment (minicnn assignment --help)
 
 A mistake on the command line (an unknown network, a bad grid) is answered
 with one line saying what to change and exit status 2; a run that cannot go on
