@@ -37,8 +37,8 @@ class Conv2D(Layer):
     - Work buffers (the padded input with its zero border, the columns, dcolumns, the ones)
       reused from batch to batch; no col2im at all for the first layer while training.
     - On the step's threads (minicnn.runtime.threads): im2col and col2im take pieces of the
-      input channels (of the batch when there are fewer channels than threads), the products
-      pieces of their columns, dW and db pieces of the axis they sum over (pixels and batch), added.
+      input channels, the products pieces of their columns, dW and db pieces of the axis they
+      sum over (pixels and batch), added.
     """
 
     def __init__(self, filters, kernel_size, stride=1, padding="valid", use_bias=True, init=None, name=None):
@@ -153,7 +153,7 @@ class Conv2D(Layer):
                                      + (self.batch_size,)), dpadded)
         return self.interior(dpadded).transpose(3, 0, 1, 2)
 
-    @threads.in_pieces(axis=(0, -1))   # the input channels; the batch when there are fewer channels than threads
+    @threads.in_pieces(axis=0)   # each thread takes whole input channels
     def im2col(self, source, padded, columns):
         """source (C, H, W, N) -> columns (C, kh, kw, H_out, W_out, N): copied into the interior of
         ``padded`` (C, H + pads, W + pads, N), then columns[:, i, j] = the padded input at offset (i, j)."""
@@ -161,7 +161,7 @@ class Conv2D(Layer):
         for i, j, rows, cols in self.kernel_offsets():
             columns[:, i, j] = padded[:, rows, cols]
 
-    @threads.in_pieces(axis=(0, -1))
+    @threads.in_pieces(axis=0)
     def col2im(self, dcolumns, dpadded):
         """dcolumns (C, kh, kw, H_out, W_out, N) -> dpadded (C, H + pads, W + pads, N), zeros on entry:
         each offset's rows added back onto the input positions they were copied from."""

@@ -3,8 +3,8 @@
 A layer writes its formula on whole arrays. Around it, within a step (``Sequential.forward``
 and ``backward`` enter ``step_threads()``), this module runs the formula on pieces of the
 arrays, one piece per thread; NumPy releases the GIL inside its loops, so the memory-bound
-passes that are most of a step get the bandwidth of every core. Three ways to ask for it,
-all built on ``run_pieces``:
+passes that are most of a step get the bandwidth of every core. The ways to ask for it, all
+built on ``run_pieces``:
 
 - ``@in_pieces(axis)`` on a function of arrays (a per-channel formula: BatchNorm's
   statistics, a pooling window's maximum, im2col's copies): every positional array
@@ -14,6 +14,11 @@ all built on ``run_pieces``:
   matching pieces of its operands.
 - ``matmul(a, b)``: a matrix product split over the columns or the rows of its result;
   ``matmuls(a, *bs)``: products split over the axis they sum over, the pieces' products added.
+- ``with whole():`` the formulas within run once on their whole arrays, for work too small
+  to be worth handing out.
+
+Work too small to share (SMALLEST_PIECE values, SMALLEST_PRODUCT_PIECE multiply-adds a
+thread) runs once, on the calling thread.
 
 During the step BLAS is held at one thread (threadpoolctl): an idle OpenBLAS worker spins
 after each call and would steal a core from the next threaded NumPy pass. On exit the BLAS
@@ -208,12 +213,11 @@ def joined(results, axis):
 def in_pieces(axis):
     """Decorator: run the function on pieces of ``axis`` of its positional array arguments, one piece per thread.
 
-    ``axis``: the axis to cut (say the channels), or a tuple of candidates, of which the first with
-    at least as many entries as there are threads is cut (the channels, else the batch).
-    Every positional argument that is an array is cut there, so all of them must have that axis
-    and the same length along it; anything else (``self``, a number, every keyword argument) is
-    passed whole to each piece. What the pieces return (an array, a tuple of arrays) is joined
-    along the axis. With one thread, on cupy, inside another piece (a formula built of others runs
+    ``axis`` is the axis to cut (say the channels). Every positional argument that is an array is
+    cut there, so all of them must have that axis and the same length along it (a per-channel
+    vector goes in as (1, C, 1, 1) for axis 1); anything else (``self``, a number, every keyword
+    argument) is passed whole to each piece. What the pieces return (an array, a tuple of arrays, with
+    the cut axis where the arguments have it) is joined along that axis. With one thread, on cupy, inside another piece (a formula built of others runs
     them on its own piece), or when a piece of the first array would hold fewer than SMALLEST_PIECE
     values, the function runs once on the whole arrays: the same formula, the same numbers.
     """
@@ -226,22 +230,19 @@ def in_pieces(axis):
             if not arrays:
                 return function(*arguments, **keywords)
             first = arguments[arrays[0]]
-            chosen = next((candidate for candidate in (axis if isinstance(axis, tuple) else (axis,))
-                           if first.shape[candidate] >= _active), None)
-            if chosen is None:
-                return function(*arguments, **keywords)
-            size = first.shape[chosen]
+            size = first.shape[axis]
             for position in arrays:
-                if arguments[position].shape[chosen] != size:
-                    raise ValueError(f"{function.__qualname__}: argument {position} has {arguments[position].shape[chosen]} "
-                                     f"entries along axis {chosen}, the first array {size}")
+                length = arguments[position].shape[axis]
+                if length != size:
+                    raise ValueError(f"{function.__qualname__}: argument {position} has {length} entries along "
+                                     f"axis {axis}, the first array {size}")
 
             def body(start, stop):
-                pieces = [cut(value, chosen, start, stop) if position in arrays else value
+                pieces = [cut(value, axis, start, stop) if position in arrays else value
                           for position, value in enumerate(arguments)]
                 return function(*pieces, **keywords)
 
-            return joined(run_pieces(size, body, min(_active, size, first.size // SMALLEST_PIECE)), chosen)
+            return joined(run_pieces(size, body, min(_active, size, first.size // SMALLEST_PIECE)), axis)
         return run
     return decorate
 
