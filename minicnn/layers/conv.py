@@ -60,10 +60,6 @@ class Conv2D(Layer):
         return {"filters": self.filters, "kernel_size": list(self.kernel_size), "stride": self.stride,
                 "padding": self.padding, "use_bias": self.use_bias, "init": self.init, "name": self.name}
 
-    def config(self):
-        return {"filters": self.filters, "kernel_size": list(self.kernel_size), "stride": self.stride,
-                "padding": self.padding, "use_bias": self.use_bias, "init": self.init, "name": self.name}
-
     def pads_for(self, input_shape):
         """(top, bottom, left, right) zero padding for a per-sample (C, H, W) ``input_shape``."""
         if self.padding == "same":
