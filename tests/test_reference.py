@@ -16,6 +16,7 @@ import minicnn as mc
 from layer_cases import LAYER_CASES, build_for_checking, draw_input, draw_tie_heavy_input
 from minicnn import layers, optim, reference
 from minicnn.gradcheck import check_layer, check_loss_function, compare_update_rules, compare_with_reference
+from minicnn.lab import zoo
 from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.model import Sequential
 
@@ -78,7 +79,7 @@ def test_every_twin_keeps_float32(case):
 
 
 def test_the_flagship_runs_with_a_reference_convolution():
-    fast = mc.zoo.build("awasthi-enhanced-cnn")
+    fast = zoo.build("awasthi-enhanced-cnn")
     model = copy.deepcopy(fast)
     index = next(i for i, layer in enumerate(model.layers) if isinstance(layer, layers.Conv2D))
     model.layers[index] = reference.reference_twin(model.layers[index])   # the same weights, the loop convolution
