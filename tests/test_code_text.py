@@ -55,7 +55,8 @@ def test_no_docstring_or_comment_in_the_library_holds_a_benchmark_figure():
 @pytest.mark.parametrize("text", ["forward 3.25 -> 1.65 ms", "1.39x", "took 12-22 us", "(AMD EPYC, 2 cores)",
                                   "an Intel Xeon", "load average 5.6", "3 times faster", "63 GFLOP/s"])
 def test_the_check_finds_each_kind_of_figure(tmp_path, text):
-    (tmp_path / "layer.py").write_text(f'"""A layer."""\n\n\ndef f():\n    """Fast: {text}."""\n    return 1  # {text}\n')
+    source = f'"""A layer."""\n\n\ndef f():\n    """Fast: {text}."""\n    return 1  # {text}\n'
+    (tmp_path / "layer.py").write_text(source)
     assert len(figures_in(tmp_path)) == 2
 
 

@@ -63,13 +63,6 @@ class BatchNorm(Layer):
         self.buffers["running_mean"] = self.new_param(np.zeros(channels))
         self.buffers["running_var"] = self.new_param(np.ones(channels))
 
-    def create_params(self):
-        channels = self.input_shape[0]
-        self.params["gamma"] = self.new_param(np.ones(channels))
-        self.params["beta"] = self.new_param(np.zeros(channels))
-        self.buffers["running_mean"] = self.new_param(np.zeros(channels))
-        self.buffers["running_var"] = self.new_param(np.ones(channels))
-
     def ones(self, count, dtype):
         """A reused ones vector of ``count`` values, for row sums as rows @ ones."""
         return self.work_buffers.get("ones", (count,), dtype, fill=1)
