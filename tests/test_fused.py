@@ -196,8 +196,9 @@ def test_the_summary_marks_the_layers_that_run_fused_and_keeps_the_keras_table()
 
 
 def test_the_block_writes_only_its_own_state_and_the_batchnorms_grads_and_statistics():
+    from minicnn import backend
     model = zoo.build("awasthi-enhanced-cnn", seed=0)
-    x = np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32)
+    x = backend.to_device(np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32))
     z = model.layers[0].forward(x, training=True)
     block = execution_steps(model.layers, True, {})[1]
     before = {id(layer): dict(vars(layer)) for layer in block.layers}
