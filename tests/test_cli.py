@@ -606,3 +606,12 @@ def test_a_runs_figures_say_what_they_show(capsys, tmp_path, monkeypatch, small_
         ["--limit", "60", "--epochs", "1", "--data-dir", data_dir])
     run_comparison([("ann", "report-ann", None)], arguments, "A comparison")
     assert titles["plot_history_comparison"] == "A comparison\nquick try on limited data (--limit 60)"
+
+
+def test_check_layer_on_a_layer_that_overrides_build_names_the_methods_to_override(capsys, tmp_path):
+    (tmp_path / "myscale.py").write_text(
+        "from minicnn.layers import Layer\n\nclass MyScale(Layer):\n    def build(self, input_shape):\n"
+        "        return input_shape\n")
+    status, _, error = run(capsys, "check-layer", f"{tmp_path / 'myscale.py'}:MyScale")
+    assert status == 2 and error.count("\n") == 1
+    assert "MyScale overrides build()" in error and "override create_params(self)" in error

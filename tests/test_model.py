@@ -348,3 +348,12 @@ def test_a_model_that_does_not_record_its_preparation_says_what_prepare_assumes(
                                          r"\[0, 1\]"):
         inputs = model.prepare(np.full((2, 4, 4), 255, dtype=np.uint8))
     assert inputs.shape == (2, 1, 4, 4) and inputs.dtype == np.float32 and inputs.max() == 1.0
+
+
+def test_a_layer_that_overrides_build_is_told_which_methods_to_override():
+    with pytest.raises(TypeError, match=r"MyScale overrides build\(\), which Layer runs itself.*override "
+                                        r"create_params\(self\).*compute_output_shape\(self, input_shape\)"):
+        class MyScale(layers.Layer):
+            def build(self, input_shape):
+                self.params["s"] = np.ones(input_shape[0])
+                return input_shape

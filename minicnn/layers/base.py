@@ -29,6 +29,16 @@ def check_initializer(init):
 class Layer:
     """Base class: no parameters, shape-preserving.
 
+    To write a layer, subclass Layer and override:
+    - create_params(self): fill self.params (and self.buffers); self.input_shape, self.dtype and
+      self.rng are set when build calls it (skip it for a layer without parameters);
+    - compute_output_shape(self, input_shape) -> output_shape, if the layer changes the shape
+      (a query: it raises ValueError for a shape it cannot take, and sets nothing);
+    - forward(self, x, training=False) -> y, caching on self what backward needs;
+    - backward(self, dout) -> dx, writing self.grads[name] (shaped like self.params[name]).
+    build(input_shape, rng, dtype) is Layer's own: Sequential and check_layer call it, and it calls
+    the two methods above. A subclass that overrides build is refused with a message saying so.
+
     ``skip_input_gradient``: set by Sequential on its first layer during
     training, where nobody needs the gradient with respect to the images;
     a layer may then return None from backward instead of computing dx.
@@ -44,6 +54,15 @@ class Layer:
     """
 
     skip_input_gradient = False
+
+    def __init_subclass__(cls, **settings):
+        super().__init_subclass__(**settings)
+        if "build" in vars(cls):
+            raise TypeError(
+                f"{cls.__name__} overrides build(), which Layer runs itself (it records input_shape, dtype and "
+                "rng, then calls your methods): override create_params(self) to make the parameters "
+                "(self.input_shape is set there), and compute_output_shape(self, input_shape) if the layer "
+                "changes the shape")
 
     def __init__(self, name=None):
         self.name = name or snake_case(type(self).__name__)
