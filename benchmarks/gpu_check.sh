@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Everything issue 17 asks of a GPU, in one command run from the repository root (docs/gpu.md says how):
+# The whole GPU check, in one command run from the repository root (docs/gpu.md says how):
 #
 #     bash benchmarks/gpu_check.sh                  # on the GPU machine: every step, logs into $OUT
 #     bash benchmarks/gpu_check.sh suite parity     # only these steps (a rerun of what failed)

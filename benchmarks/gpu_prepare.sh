@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Before the one GPU run (docs/gpu.md): copy Fashion-MNIST into .gpu-data/, which git ignores and the
-# device run carries (`carry: [".gpu-data"]`), since the GPU machine has neither the dataset nor internet.
-# Run it here, in the root of the checkout that the device tool sends. Takes the four IDX files from
-# $MINICNN_DATA or /usr/share/datasets/fashion-mnist; checks that minicnn reads them.
+# For a GPU machine without the dataset or internet (docs/gpu.md): copy Fashion-MNIST into .gpu-data/,
+# which git ignores, so that it can be copied over with the checkout. Run it in the checkout's root.
+# Takes the four IDX files from $MINICNN_DATA or /usr/share/datasets/fashion-mnist; checks that
+# minicnn reads them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SOURCE="${1:-${MINICNN_DATA:-/usr/share/datasets/fashion-mnist}}"

@@ -90,12 +90,13 @@ def to_device(array, dtype=None):
 def keep_freed_host_memory():
     """Ask glibc's malloc to serve large arrays from its heap and keep freed memory for the next ones.
 
-    By default every array over 128 KB to 32 MB (and every larger one) gets
-    freshly mapped pages, and each first touch of a fresh page is a page fault:
-    at batch 512, where a layer's output is 50 MB, that was half the time of a
-    memory-bound pass. With mmap off and trimming at 1 GB, a training step
-    reuses the memory the previous step freed. The process's peak memory stays
-    what it was; memory is just not handed back between steps.
+    A setting of the whole process, so it is a choice made explicitly: the lab's runs and the
+    benchmarks call it (for minicnn and PyTorch alike); fit() does not. By default every array
+    over 128 KB to 32 MB (and every larger one) gets freshly mapped pages, and each first touch
+    of a fresh page is a page fault, a large share of a memory-bound pass over a layer's output
+    at batch 512 (docs/benchmarks.md). With mmap off and trimming at 1 GB, a training step
+    reuses the memory the previous step freed. The process's peak memory stays what it was;
+    memory is just not handed back between steps.
     Returns True if applied (Linux with glibc), False elsewhere; safe to call again.
     """
     try:
