@@ -91,3 +91,20 @@ def test_the_old_attributes_of_the_package_warn_and_give_the_new_modules():
         assert minicnn.Sequential and minicnn.set_threads and minicnn.layers.Conv2D
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
         minicnn.nonsense
+
+
+def test_docs_design_draws_the_tree_as_it_is():
+    with open(os.path.join(os.path.dirname(PACKAGE), "docs", "design.md"), encoding="utf-8") as file:
+        design = file.read()
+    layout = design[design.index("## The floors of the house"):design.index("### Where a new thing goes")]
+    named = set()
+    for entry in sorted(os.listdir(PACKAGE)):
+        if entry.endswith(".py"):
+            named.add(entry)
+        elif os.path.isfile(os.path.join(PACKAGE, entry, "__init__.py")):
+            named.add(f"{entry}/")
+    for floor in ("lab", "runtime", "data", "cli"):   # every module of these is named beside its floor
+        named.update(name for name in os.listdir(os.path.join(PACKAGE, floor))
+                     if name.endswith(".py") and name not in ("__init__.py", "__main__.py"))
+    missing = sorted(name for name in named if name not in layout and name.removesuffix(".py") not in layout)
+    assert not missing, f"docs/design.md's layout does not name {', '.join(missing)}"
