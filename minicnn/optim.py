@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from minicnn import backend
+from minicnn.runtime.work_buffers import WorkBuffers
 
 
 class Optimizer:
@@ -32,7 +33,7 @@ class Optimizer:
         for key, value in self.hyperparameters.items():
             setattr(self, key, value)
         self.state = {}
-        self.work_arrays = {}
+        self.work_buffers = WorkBuffers()   # one per parameter, reused by every step (not part of the state)
         self.steps = 0
 
     def named_parameters(self):
@@ -47,15 +48,6 @@ class Optimizer:
         if slot_name not in slots:
             slots[slot_name] = backend.xp.zeros_like(like)
         return slots[slot_name]
-
-    def work_array(self, key, like):
-        """A work buffer shaped like parameter ``key``, reused by every step (not part of the state): the
-        optimizer's own kind of the layers' work buffers (minicnn.runtime.work_buffers)."""
-        work = self.work_arrays.get(key)
-        if (work is None or work.shape != like.shape or work.dtype != like.dtype
-                or not isinstance(work, backend.xp.ndarray)):
-            work = self.work_arrays[key] = backend.xp.empty_like(like)
-        return work
 
     def step(self):
         self.steps += 1
@@ -140,7 +132,7 @@ class Adam(Optimizer):
         xp = backend.xp
         mean = self.slot(key, "mean", param)
         square = self.slot(key, "square", param)
-        work = self.work_array(key, param)
+        work = self.work_buffers.get(key, param.shape, param.dtype)
         xp.multiply(grad, 1.0 - self.beta1, out=work)
         mean *= self.beta1
         mean += work
