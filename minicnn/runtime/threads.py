@@ -32,6 +32,7 @@ The number of threads: ``set_threads(n)`` (``minicnn.set_threads``), else the
 environment variable ``MINICNN_THREADS``, else the number of cores this process
 may run on. One thread means no threads of ours and BLAS left as it is.
 """
+import contextvars
 import functools
 import os
 import threading
@@ -184,7 +185,10 @@ def run_pieces(size, body, pieces):
             _inside.piece = False
 
     ranges = split(size, pieces)
-    futures = [worker_pool(_active).submit(piece, start, stop) for start, stop in ranges[1:]]
+    # each piece runs in a copy of this thread's context, so that NumPy's floating-point settings (np.errstate)
+    # hold in the workers as they do here
+    futures = [worker_pool(_active).submit(contextvars.copy_context().run, piece, start, stop)
+               for start, stop in ranges[1:]]
     first = piece(*ranges[0])
     return [first] + [future.result() for future in futures]
 
