@@ -436,15 +436,15 @@ def test_every_callback_hook_is_called_in_order():
 
 def test_a_diverging_run_on_two_threads_raises_no_numpy_warning_from_the_workers():
     rng = np.random.default_rng(0)
-    x, y = rng.standard_normal((128, 1, 12, 12)).astype(np.float32), rng.integers(0, 3, 128)
-    model = Sequential([layers.Conv2D(64, 3), layers.ReLU(), layers.Flatten(), layers.Dense(3)],
-                       input_shape=(1, 12, 12), seed=0)
+    x, y = rng.standard_normal((512, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 512)
+    model = Sequential([layers.Conv2D(64, 3), layers.ReLU(), layers.MaxPool2D(), layers.Flatten(), layers.Dense(10)],
+                       seed=0)
     previous = threads.thread_count()
     threads.set_threads(2)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", RuntimeWarning)   # one from a worker thread would surface here
             with pytest.raises(TrainingDiverged):
-                fit(model, optim.SGD(model, lr=1e12), (x, y), None, epochs=3, batch_size=64, progress=False)
+                fit(model, optim.SGD(model, lr=1e12), (x, y), None, epochs=3, batch_size=256, progress=False)
     finally:
         threads.set_threads(previous)
