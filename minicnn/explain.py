@@ -21,6 +21,7 @@ import numpy as np
 
 from minicnn import backend
 from minicnn.layers import AvgPool2D, Conv2D, MaxPool2D
+from minicnn.layers.base import every_layer
 from minicnn.runtime import threads
 
 
@@ -110,9 +111,10 @@ def score_gradient(labels, logits):
 @contextlib.contextmanager
 def gradients_kept(model):
     """Within: backward may write every layer's grads; on leaving, each grads dict holds again the arrays
-    it held, with their values (restored too, for a backward that writes into its old arrays)."""
+    it held, with their values (restored too, for a backward that writes into its old arrays). The layers
+    inside a block (Residual) are put back one by one: the block's own grads are theirs, seen through it."""
     saved = [(layer.grads, {key: (array, array.copy()) for key, array in layer.grads.items()})
-             for layer in model.layers]
+             for layer in every_layer(model.layers) if not getattr(layer, "sublayers", list)()]
     try:
         yield
     finally:

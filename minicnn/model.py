@@ -10,7 +10,7 @@ from minicnn.data.augment import affine_transform
 from minicnn.data.files import read_npz, write_npz_atomically
 from minicnn.data.preparation import InputPreparation
 from minicnn.layers import LAYER_CLASSES
-from minicnn.layers.base import check_initializer
+from minicnn.layers.base import check_initializer, every_layer
 from minicnn.runtime.fusion import execution_steps, fused_triples
 
 FORMAT_VERSION = 1
@@ -32,7 +32,6 @@ class Sequential:
     def __init__(self, layers, input_shape=(1, 28, 28), init=None, seed=None, dtype="float32", name="sequential",
                  fuse=True):
         self.layers = list(layers)
-        self.fuse = bool(fuse)
         self.fused_blocks = {}   # the blocks made so far, kept with their work buffers
         self.input_shape = tuple(int(size) for size in input_shape)
         self.init = check_initializer(init)
@@ -54,11 +53,24 @@ class Sequential:
             except ValueError as error:
                 raise ValueError(f"cannot build layer '{layer.name}' on input shape {shape}: {error}") from error
         self.output_shape = shape
+        self.fuse = fuse
+
+    @property
+    def fuse(self):
+        """Whether BatchNorm -> ReLU -> MaxPool2D runs fused (minicnn.runtime.fusion), here and inside every block."""
+        return self._fuse
+
+    @fuse.setter
+    def fuse(self, value):
+        self._fuse = bool(value)
+        for layer in every_layer(self.layers):
+            if hasattr(layer, "fused_blocks"):   # a layer that runs layers (Residual) fuses as its model does
+                layer.fuse = self._fuse
 
     def give_unique_names(self):
-        """conv2d, conv2d_1, ... as Keras does, for layers left with their default name."""
+        """conv2d, conv2d_1, ... as Keras does, for layers left with their default name (inside blocks too)."""
         seen = {}
-        for layer in self.layers:
+        for layer in every_layer(self.layers):
             count = seen.get(layer.name, 0)
             seen[layer.name] = count + 1
             if count:
@@ -170,31 +182,53 @@ class Sequential:
     def summary(self):
         """A Keras-style table: Layer (type) | Output Shape | Param #, then the totals.
 
-        Layers that forward runs as one fused block (minicnn.runtime.fusion) carry a "*" after their
-        type, and a line under the table names each block.
+        A block that holds layers (Residual) has its row, with every parameter inside it, and under it
+        one indented row per layer of its body, then of its shortcut ("shortcut: ..."; "shortcut: identity"
+        where the input is added as it is). Layers that forward runs as one fused block
+        (minicnn.runtime.fusion) carry a "*" after their type, and a line under the table names each block.
         """
-        widths = (29, 26, 10)
-        line = "_" * sum(widths)
-        blocks = [self.layers[start:start + 3] for start in fused_triples(self.layers, self.fuse)]
+        entries, blocks = self.summary_entries(self.layers, ""), []
+        for layers in [self.layers] + [layer.body for layer in every_layer(self.layers) if hasattr(layer, "body")]:
+            blocks += [layers[start:start + 3] for start in fused_triples(layers, self.fuse)]
         fused = {id(layer) for block in blocks for layer in block}
+        labels = [label + (" *" if layer is not None and id(layer) in fused else "") for label, layer, _ in entries]
+        widths = (max([29] + [len(label) + 2 for label in labels]), 26, 10)
+        line = "_" * sum(widths)
 
         def row(*cells):
             return "".join(f" {cell}".ljust(width) for cell, width in zip(cells, widths)).rstrip()
 
         lines = [f'Model: "{self.name}"', line, row("Layer (type)", "Output Shape", "Param #"), "=" * sum(widths)]
-        for index, layer in enumerate(self.layers):
-            shape = "(None, " + ", ".join(map(str, layer.output_shape)) + ")"
-            mark = " *" if id(layer) in fused else ""
-            lines.append(row(f"{layer.name} ({type(layer).__name__}){mark}", shape, f"{sum(layer.count_params()):,}"))
-            lines.append(line if index == len(self.layers) - 1 else "")
+        for index, (label, (_, layer, depth)) in enumerate(zip(labels, entries)):
+            if depth == 0 and index:
+                lines.append("")   # between the layers of the model, not between those inside a block
+            if layer is None:
+                lines.append(row(label))
+            else:
+                shape = "(None, " + ", ".join(map(str, layer.output_shape)) + ")"
+                lines.append(row(label, shape, f"{sum(layer.count_params()):,}"))
         trainable, non_trainable = self.count_params()
-        lines[-1] = "=" * sum(widths)
-        lines += [f"Total params: {trainable + non_trainable:,}", f"Trainable params: {trainable:,}",
+        lines += ["=" * sum(widths), f"Total params: {trainable + non_trainable:,}", f"Trainable params: {trainable:,}",
                   f"Non-trainable params: {non_trainable:,}", line]
         if blocks:
             lines.append("* runs fused, each three as one block (model.fuse = False runs every layer on its own):")
             lines += ["  " + " -> ".join(layer.name for layer in block) for block in blocks]
         return "\n".join(lines)
+
+    @classmethod
+    def summary_entries(cls, layers, indent, depth=0):
+        """(label, layer, depth) of each row of the summary: every layer, then the layers inside it, indented
+        (layer None: the identity shortcut's row)."""
+        entries = []
+        for layer in layers:
+            entries.append((f"{indent}{layer.name} ({type(layer).__name__})", layer, depth))
+            if hasattr(layer, "body"):
+                entries += cls.summary_entries(layer.body, indent + "  ", depth + 1)
+                if layer.shortcut:
+                    entries += cls.summary_entries(layer.shortcut, indent + "  shortcut: ", depth + 1)
+                else:
+                    entries.append((f"{indent}  shortcut: identity", None, depth + 1))
+        return entries
 
     def architecture(self):
         """The model as JSON-able data: input shape, dtype and each layer's class and config."""
@@ -294,7 +328,10 @@ class Sequential:
                           "it in the next release)", FutureWarning, stacklevel=2)
             backend.set_backend(backend_name)
         self.fused_blocks.clear()   # their work buffers belong to the other backend
-        for layer in self.layers:
+        for layer in every_layer(self.layers):
+            if hasattr(layer, "fused_blocks"):
+                layer.fused_blocks.clear()
+        for layer in self.layers:   # a block's params, grads and buffers are those of the layers inside it
             for group in (layer.params, layer.grads, layer.buffers):
                 for key, value in group.items():
                     group[key] = backend.to_device(backend.to_numpy(value))

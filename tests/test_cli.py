@@ -55,7 +55,7 @@ def test_zoo_lists_every_network_with_its_published_counts(capsys):
                  "awasthi-enhanced-cnn": "422,474 + 448", "report-ann": "235,146 + 0", "report-cnn": "1,625,866 + 0",
                  "saraswat-pca-dnn": "12,682 + 0", "saraswat-cnn": "262,890 + 224",
                  "miniproject-basic-cnn": "225,034 + 0", "miniproject-enhanced-cnn": "241,994 + 448",
-                 "minicnn-best": "786,506 + 768"}
+                 "minicnn-best": "786,506 + 768", "resnet20": "272,186 + 1,568"}
     assert set(rows) == set(published)
     for name, counts in published.items():
         assert counts in rows[name], name

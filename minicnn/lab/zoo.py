@@ -9,7 +9,8 @@ overrides any of them.
 """
 from dataclasses import dataclass, field
 
-from minicnn.layers import BatchNorm, Conv2D, Dense, Dropout, Flatten, LeakyReLU, MaxPool2D, ReLU
+from minicnn.layers import (BatchNorm, Conv2D, Dense, Dropout, Flatten, GlobalAvgPool2D, LeakyReLU, MaxPool2D, ReLU,
+                            Residual)
 from minicnn.layers.normalization import CONVENTIONS
 from minicnn.model import Sequential
 
@@ -144,6 +145,29 @@ def minicnn_best():
     return blocks + [Flatten(), Dense(256), ReLU(), Dropout(0.5), Dense(10)]
 
 
+def resnet20():
+    """He et al.'s CIFAR ResNet-20 on 28x28 grayscale images: a 3x3 convolution (16), then 3 stages of 3 basic
+    blocks (16, 32, 64 filters; the first block of stages 2 and 3 halves the size with stride 2, 28 -> 14 -> 7),
+    global average pooling and Dense(10).
+
+    A basic block is two 3x3 convolutions with BatchNorm, ReLU between them, its input added before the
+    last ReLU. Where a block changes the shape its shortcut is a 1x1 convolution with stride 2 and its
+    BatchNorm (the paper's option B; its CIFAR network pads the input with zeros instead, option A). The
+    convolutions drop their bias: BatchNorm follows each one.
+    """
+    def block(filters, stride):
+        body = [Conv2D(filters, 3, stride=stride, padding=1, use_bias=False), BatchNorm(), ReLU(),
+                Conv2D(filters, 3, padding=1, use_bias=False), BatchNorm()]
+        shortcut = [Conv2D(filters, 1, stride=stride, use_bias=False), BatchNorm()] if stride != 1 else None
+        return [Residual(body, shortcut), ReLU()]
+
+    layers = [Conv2D(16, 3, padding=1, use_bias=False), BatchNorm(), ReLU()]
+    for filters, first_stride in ((16, 1), (32, 2), (64, 2)):
+        for index in range(3):
+            layers += block(filters, first_stride if index == 0 else 1)
+    return layers + [GlobalAvgPool2D(), Dense(10)]
+
+
 IMAGE = (1, 28, 28)
 BAND = "Band et al., CNN Model for Image Classification on MNIST and Fashion-MNIST Dataset"
 AWASTHI_SONI = "Awasthi & Soni, Enhanced CNN Architecture for Image Classification on the Fashion-MNIST Dataset (2024)"
@@ -226,6 +250,17 @@ NETWORKS = {network.name: network for network in [
                     "augment": {"horizontal_flip": True, "pad_crop": 2, "random_erasing": 0.5},
                     "schedule": {"name": "CosineAnnealingLR"}, "label_smoothing": 0.1, "keep_best": "val_accuracy",
                     "flip_averaged": True, "shift_averaged": 1}),
+    # He et al.'s CIFAR ResNet-20, adapted to Fashion-MNIST (docs/papers.md, "resnet20 (ours)"): not a paper's
+    # network, so no published count or accuracy; the counts are ours, worked out by hand there.
+    Network(name="resnet20", paper=OURS, citation=OURS,
+            description="ResNet-20 (He et al. 2016, CIFAR): 3 stages x 3 basic blocks (16, 32, 64), 1x1 projection "
+                        "shortcuts, global average pooling, Dense 10; crop + flip, SGD-Nesterov, cosine",
+            layers=resnet20, input_shape=IMAGE, trainable_params=272_186, non_trainable_params=1_568,
+            reported_accuracy=None, reported_split=None, framework="pytorch",
+            recipe={"optimizer": "SGD", "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
+                    "batch_size": 128, "epochs": 30, "val_fraction": 0.2,
+                    "augment": {"horizontal_flip": True, "pad_crop": 2},
+                    "schedule": {"name": "CosineAnnealingLR"}, "keep_best": "val_accuracy"}),
 ]}
 
 FLAGSHIP = "awasthi-enhanced-cnn"
@@ -261,10 +296,19 @@ def build(name, seed=None, dtype="float32", init=None, input_shape=None, batch_n
         raise ValueError(f"network {name!r} has no setting {', '.join(sorted(unknown))}; "
                          f"its architecture settings are: {', '.join(settings) or 'none'}")
     settings.update(architecture)
-    layers = [with_convention(layer, batch_norm) if isinstance(layer, BatchNorm) else layer
-              for layer in network.layers(**settings)]
+    layers = with_convention_everywhere(network.layers(**settings), batch_norm)
     return Sequential(layers, input_shape=input_shape or network.input_shape,
                       init=init or network.framework, seed=seed, dtype=dtype, name=name)
+
+
+def with_convention_everywhere(layers, convention):
+    """``layers`` with every BatchNorm under ``convention`` (with_convention), those inside blocks too."""
+    for layer in layers:
+        if isinstance(layer, Residual):
+            layer.body = with_convention_everywhere(layer.body, convention)
+            if layer.chosen_shortcut is not None:
+                layer.shortcut = layer.chosen_shortcut = with_convention_everywhere(layer.chosen_shortcut, convention)
+    return [with_convention(layer, convention) if isinstance(layer, BatchNorm) else layer for layer in layers]
 
 
 def with_convention(layer, convention):

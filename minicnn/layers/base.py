@@ -135,6 +135,10 @@ class Layer:
         non_trainable = sum(int(np.prod(value.shape)) for value in self.buffers.values())
         return trainable, non_trainable
 
+    def sublayers(self):
+        """The layers this layer holds and runs (a Residual's body and shortcut); none for most layers."""
+        return []
+
     def forward(self, x, training=False):
         raise NotImplementedError
 
@@ -144,6 +148,15 @@ class Layer:
     def __repr__(self):
         arguments = ", ".join(f"{key}={value!r}" for key, value in self.config().items() if key != "name")
         return f"{type(self).__name__}({arguments})"
+
+
+def every_layer(layers):
+    """Each of ``layers`` and, right after it, every layer it holds, depth first (a Residual's body, then its
+    shortcut): how the model reaches the layers inside a block."""
+    for layer in layers:
+        yield layer
+        sublayers = getattr(layer, "sublayers", None)
+        yield from every_layer(sublayers() if callable(sublayers) else [])
 
 
 def is_positive_whole_number(value):

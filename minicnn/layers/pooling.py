@@ -164,3 +164,36 @@ class AvgPool2D(Pool2D):
         for rows, cols in self.window_offsets():
             dx[:, :, rows, cols] += share
         return dx
+
+
+class GlobalAvgPool2D(Layer):
+    """GlobalAvgPool2D(): the mean of each channel over all its positions, (N, C, H, W) -> (N, C).
+
+        y[n, c] = sum over h, w of x[n, c, h, w] / (H W)
+        backward: dx[n, c, h, w] = dy[n, c] / (H W)
+
+    No params. What a ResNet ends with before its Dense layer (PyTorch: AdaptiveAvgPool2d(1), then flatten).
+    Reference twin: global_avg_pool_forward / global_avg_pool_backward in minicnn/reference/global_pooling.py.
+    The tricks: the input read as a (C, H W, N) view (no copy, batch innermost as a fast convolution makes it),
+    the means as one product with a ones vector; dx laid out in memory as x was.
+    """
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"GlobalAvgPool2D '{self.name}' needs (C, H, W) inputs, got per-sample shape {input_shape}")
+        return input_shape[:1]
+
+    def forward(self, x, training=False):
+        """x (N, C, H, W) -> (N, C). Keeps a one-sample view of x for its memory layout."""
+        self.batch_size = self.check_input(x)
+        self.input_template = x[:1]
+        columns = backend.xp.moveaxis(x, 0, -1).reshape(x.shape[1], -1, x.shape[0])   # (C, H W, N)
+        ones = self.work_buffers.get("ones", (columns.shape[1],), x.dtype, fill=1)
+        return ((ones @ columns) * (1.0 / columns.shape[1])).T
+
+    def backward(self, dout):
+        """dout (N, C) -> dx (N, C, H, W): each position gets its channel's dout / (H W)."""
+        self.check_output_gradient(dout)
+        dx = empty_in_layout((dout.shape[0],) + self.input_shape, like=self.input_template, dtype=dout.dtype)
+        backend.xp.multiply(dout[:, :, None, None], 1.0 / (self.input_shape[1] * self.input_shape[2]), out=dx)
+        return dx

@@ -11,11 +11,15 @@ from minicnn.reference.activations import leaky_relu_backward, leaky_relu_forwar
 from minicnn.reference.conv import conv_backward, conv_forward
 from minicnn.reference.dense import dense_backward, dense_forward, flatten_backward, flatten_forward
 from minicnn.reference.dropout import dropout_backward, dropout_forward, dropout_mask
+from minicnn.reference.global_pooling import global_avg_pool_backward, global_avg_pool_forward
 from minicnn.reference.layers import (REFERENCE_CLASSES, FunctionLayer, ReferenceAvgPool2D, ReferenceBatchNorm,
                                       ReferenceConv2D, ReferenceDense, ReferenceDropout, ReferenceFlatten,
-                                      ReferenceLayer, ReferenceLeakyReLU, ReferenceMaxPool2D, ReferenceOptimizer,
-                                      ReferenceReLU, ReferenceSoftmaxCrossEntropy, reference_twin)
+                                      ReferenceGlobalAvgPool2D, ReferenceGroupNorm, ReferenceLayer,
+                                      ReferenceLayerNorm, ReferenceLeakyReLU, ReferenceMaxPool2D, ReferenceOptimizer,
+                                      ReferenceReLU, ReferenceResidual, ReferenceSoftmaxCrossEntropy, reference_twin)
 from minicnn.reference.loss import softmax_cross_entropy
 from minicnn.reference.normalization import batchnorm_backward, batchnorm_forward
 from minicnn.reference.optim import adam, rmsprop, sgd_momentum
+from minicnn.reference.per_sample_normalization import (groupnorm_backward, groupnorm_forward, layernorm_backward,
+                                                        layernorm_forward)
 from minicnn.reference.pooling import avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward

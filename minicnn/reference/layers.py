@@ -11,7 +11,8 @@ import numpy as np
 
 from minicnn import backend, layers
 from minicnn.gradcheck import LayerContractError
-from minicnn.reference import activations, conv, dense, dropout, loss, normalization, optim, pooling
+from minicnn.reference import (activations, conv, dense, dropout, global_pooling, loss, normalization, optim,
+                               per_sample_normalization, pooling)
 
 
 class FunctionLayer(layers.Layer):
@@ -165,9 +166,53 @@ class ReferenceDropout(ReferenceLayer, layers.Dropout):
         return {"rate": self.rate, "training": training, "rng": self.rng}   # the Generator build gave the layer
 
 
+class ReferenceGlobalAvgPool2D(ReferenceLayer, layers.GlobalAvgPool2D):
+    forward_function = staticmethod(global_pooling.global_avg_pool_forward)
+    backward_function = staticmethod(global_pooling.global_avg_pool_backward)
+
+
+class ReferenceLayerNorm(ReferenceLayer, layers.LayerNorm):
+    forward_function = staticmethod(per_sample_normalization.layernorm_forward)
+    backward_function = staticmethod(per_sample_normalization.layernorm_backward)
+    param_names = ("gamma", "beta")
+
+    def function_settings(self, training):
+        return {"eps": self.eps}
+
+
+class ReferenceGroupNorm(ReferenceLayer, layers.GroupNorm):
+    forward_function = staticmethod(per_sample_normalization.groupnorm_forward)
+    backward_function = staticmethod(per_sample_normalization.groupnorm_backward)
+    param_names = ("gamma", "beta")
+
+    def function_settings(self, training):
+        return {"groups": self.groups, "eps": self.eps}
+
+
+class ReferenceResidual(layers.Residual):
+    """A Residual's twin: the same block (its addition is one line either way) holding the twins of its
+    layers, the projection shortcut it makes included, and never fused."""
+
+    def __init__(self, body, shortcut=None, init=None, name=None, functions=None):
+        if functions is not None:
+            raise ValueError("a Residual's twin runs the twins of its layers: it takes no functions of its own")
+        super().__init__(body, shortcut, init=init, name=name)
+
+    def inner_layer(self, entry):
+        return reference_twin(super().inner_layer(entry))
+
+    def projection(self, filters, stride):
+        return [reference_twin(layer) for layer in super().projection(filters, stride)]
+
+    def forward(self, x, training=False):
+        self.fuse = False
+        return super().forward(x, training)
+
+
 REFERENCE_CLASSES = {cls.__name__[len("Reference"):]: cls for cls in
-                     (ReferenceConv2D, ReferenceMaxPool2D, ReferenceAvgPool2D, ReferenceBatchNorm, ReferenceDense,
-                      ReferenceFlatten, ReferenceReLU, ReferenceLeakyReLU, ReferenceDropout)}
+                     (ReferenceConv2D, ReferenceMaxPool2D, ReferenceAvgPool2D, ReferenceGlobalAvgPool2D,
+                      ReferenceBatchNorm, ReferenceLayerNorm, ReferenceGroupNorm, ReferenceDense, ReferenceFlatten,
+                      ReferenceReLU, ReferenceLeakyReLU, ReferenceDropout, ReferenceResidual)}
 
 
 def reference_twin(layer, functions=None):
