@@ -7,12 +7,25 @@ from minicnn import backend, layers
 
 
 def torch_twin(model):
-    """An nn.Sequential computing what ``model`` computes (same layers, weights and BatchNorm settings)."""
+    """An nn.Sequential computing what ``model`` computes (same layers, weights, BatchNorm settings and
+    statistics); a Residual becomes a ResidualTwin."""
     return nn.Sequential(*(translate(layer) for layer in model.layers))
 
 
+class ResidualTwin(nn.Module):
+    """body(x) + shortcut(x), as minicnn's Residual; an empty shortcut is the identity."""
+
+    def __init__(self, body, shortcut):
+        super().__init__()
+        self.body, self.shortcut = nn.Sequential(*body), nn.Sequential(*shortcut)
+
+    def forward(self, x):
+        return self.body(x) + self.shortcut(x)
+
+
 def tensor(array):
-    return torch.from_numpy(np.ascontiguousarray(backend.to_numpy(array)))
+    """A copy of ``array`` as a tensor: the twin's updates never reach minicnn's arrays, nor theirs the twin."""
+    return torch.from_numpy(np.array(backend.to_numpy(array), order="C"))
 
 
 def translate(layer):
@@ -35,7 +48,20 @@ def translate(layer):
     if isinstance(layer, layers.BatchNorm):
         kind = nn.BatchNorm2d if len(layer.input_shape) == 3 else nn.BatchNorm1d
         momentum = layer.momentum if layer.convention == "pytorch" else 1.0 - layer.momentum
-        return kind(layer.input_shape[0], eps=layer.eps, momentum=momentum)
+        module = kind(layer.input_shape[0], eps=layer.eps, momentum=momentum)
+        module.weight.data, module.bias.data = tensor(layer.params["gamma"]), tensor(layer.params["beta"])
+        module.running_mean.data = tensor(layer.buffers["running_mean"])
+        module.running_var.data = tensor(layer.buffers["running_var"])
+        return module
+    if isinstance(layer, (layers.LayerNorm, layers.GroupNorm)):
+        module = (nn.LayerNorm(layer.input_shape, eps=layer.eps) if isinstance(layer, layers.LayerNorm)
+                  else nn.GroupNorm(layer.groups, layer.input_shape[0], eps=layer.eps))
+        module.weight.data, module.bias.data = tensor(layer.params["gamma"]), tensor(layer.params["beta"])
+        return module
+    if isinstance(layer, layers.GlobalAvgPool2D):
+        return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    if isinstance(layer, layers.Residual):
+        return ResidualTwin([translate(inner) for inner in layer.body], [translate(inner) for inner in layer.shortcut])
     if isinstance(layer, layers.MaxPool2D):
         return nn.MaxPool2d(layer.pool_size, stride=layer.stride or layer.pool_size)
     if isinstance(layer, layers.AvgPool2D):

@@ -118,3 +118,27 @@ def test_fit_with_augmentation_gives_the_same_history_and_weights():
         np.testing.assert_allclose(cupy_history[key], numpy_history[key], atol=1.5 / 32, err_msg=key)
     for key, expected in numpy_arrays.items():
         np.testing.assert_allclose(cupy_arrays[key], expected, rtol=1e-4, atol=1e-5, err_msg=key)
+
+
+def test_a_small_resnet_steps_give_the_same_logits_and_weights():
+    # blocks inside blocks, an automatic projection, GlobalAvgPool2D: the layers a ResNet adds, on the same code path
+    from test_residual import images, small_resnet
+
+    def steps():
+        model = small_resnet(seed=0)
+        optimizer, loss = optim.SGD(model, lr=LR["SGD"], momentum=0.9), SoftmaxCrossEntropy()
+        x, logits_seen = backend.to_device(images(16)), []
+        for _ in range(STEPS):
+            logits = model.forward(x, training=True)
+            loss.forward_array(logits, np.arange(16) % 3)
+            logits_seen.append(backend.to_numpy(logits).astype(np.float64))
+            model.backward(loss.backward(), input_gradient=False)
+            optimizer.step()
+        return logits_seen, host_arrays(model)
+
+    numpy_logits, numpy_arrays = on_backend("numpy", steps)
+    cupy_logits, cupy_arrays = on_backend("cupy", steps)
+    for step, (expected, got) in enumerate(zip(numpy_logits, cupy_logits), 1):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4, err_msg=f"logits of step {step}")
+    for key, expected in numpy_arrays.items():
+        np.testing.assert_allclose(cupy_arrays[key], expected, rtol=1e-4, atol=1e-5, err_msg=key)

@@ -223,3 +223,129 @@ def test_whole_zoo_network_matches_its_torch_twin(name, training):
                 reference = reference.T  # nn.Linear keeps (out, in)
             np.testing.assert_allclose(backend.to_numpy(grad), reference, rtol=1e-8, atol=1e-11,
                                        err_msg=f"{layer.name}.{key}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# LayerNorm, GroupNorm, GlobalAvgPool2D and Residual: fast layer, twin and PyTorch side by side, three Adam steps
+# ---------------------------------------------------------------------------------------------------------
+
+def load_torch_twin():
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks"))
+    import torch_twin
+    return torch_twin
+
+
+def paired_modules(layers_, modules):
+    """(minicnn layer, its torch module) for every layer, those inside a Residual and its ResidualTwin too."""
+    for layer, module in zip(layers_, modules):
+        yield layer, module
+        if isinstance(layer, layers.Residual):
+            yield from paired_modules(layer.body, module.body)
+            yield from paired_modules(layer.shortcut, module.shortcut)
+
+
+def torch_counterpart(layer, module, key, gradient=False):
+    """The torch values of ``layer``'s param (or buffer) ``key``, or of its gradient, in minicnn's layout."""
+    tensor = {"W": module.weight, "b": module.bias, "gamma": module.weight, "beta": module.bias,
+              "running_mean": getattr(module, "running_mean", None), "running_var": getattr(module, "running_var", None)}[key]
+    values = (tensor.grad if gradient else tensor).detach().numpy()
+    return values.T if isinstance(layer, layers.Dense) and key == "W" else values   # nn.Linear keeps (out, in)
+
+
+def compare_with_torch(model, twin, gradients=False):
+    """Every param and buffer (with ``gradients``: every grad) of the layers that hold their own arrays."""
+    for layer, module in paired_modules(model.layers, list(twin)):
+        if isinstance(layer, layers.Residual):
+            continue
+        arrays = layer.grads if gradients else dict(layer.params, **layer.buffers)
+        for key, value in arrays.items():
+            np.testing.assert_allclose(backend.to_numpy(value), torch_counterpart(layer, module, key, gradients),
+                                       rtol=1e-8, atol=1e-10, err_msg=f"{layer.name}.{key}")
+
+
+NEW_LAYER_NETWORKS = {
+    "LayerNorm": lambda: [layers.Conv2D(4, 3, padding=1), layers.LayerNorm(), layers.ReLU(), layers.Flatten(),
+                          layers.Dense(3)],
+    "LayerNorm-flat": lambda: [layers.Flatten(), layers.Dense(6), layers.LayerNorm(), layers.ReLU(), layers.Dense(3)],
+    "GroupNorm": lambda: [layers.Conv2D(4, 3, padding=1), layers.GroupNorm(2), layers.ReLU(), layers.Flatten(),
+                          layers.Dense(3)],
+    "GlobalAvgPool2D": lambda: [layers.Conv2D(4, 3, padding=1), layers.ReLU(), layers.GlobalAvgPool2D(),
+                                layers.Dense(3)],
+    "Residual": lambda: [layers.Conv2D(4, 3, padding=1, use_bias=False), layers.BatchNorm(), layers.ReLU(),
+                         layers.Residual([layers.Conv2D(6, 3, stride=2, padding=1, use_bias=False), layers.BatchNorm(),
+                                          layers.ReLU(), layers.Conv2D(6, 3, padding=1, use_bias=False),
+                                          layers.GroupNorm(3)]),   # shapes change: the projection shortcut
+                         layers.ReLU(),
+                         layers.Residual([layers.Conv2D(6, 3, padding=1, use_bias=False), layers.LayerNorm()]),
+                         layers.GlobalAvgPool2D(), layers.Dense(3)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(NEW_LAYER_NETWORKS))
+def test_new_layers_equal_their_twins_and_torch_over_three_adam_steps(name):
+    from minicnn import reference
+    torch_twin = load_torch_twin()
+    model = Sequential(NEW_LAYER_NETWORKS[name](), input_shape=(2, 6, 6), dtype="float64", seed=0)
+    rng = np.random.default_rng(0)
+    for layer in mc_every_layer(model.layers):   # gamma of ones would hide a missing factor
+        if isinstance(layer, (layers.BatchNorm, layers.LayerNorm, layers.GroupNorm)):
+            layer.params["gamma"][...] = rng.uniform(0.5, 1.5, layer.params["gamma"].shape)
+            layer.params["beta"][...] = rng.standard_normal(layer.params["beta"].shape)
+    twin_model = Sequential([reference.reference_twin(layer) for layer in model.layers], input_shape=(2, 6, 6),
+                            dtype="float64", seed=0)
+    for key, value in model.arrays().items():
+        twin_model.arrays()[key][...] = value
+    torch_model = torch_twin.torch_twin(model).double()
+    ours, twins = optim.Adam(model, lr=1e-2), reference.ReferenceOptimizer(twin_model, reference.adam, lr=1e-2)
+    theirs = torch.optim.Adam(torch_model.parameters(), lr=1e-2)
+    loss = SoftmaxCrossEntropy()
+    for _ in range(3):
+        x, labels = rng.standard_normal((4, 2, 6, 6)), rng.integers(0, 3, 4)
+        results = []
+        for network in (model, twin_model):
+            loss.forward(network.forward(x, training=True), labels)
+            results.append(backend.to_numpy(network.backward(loss.backward())))
+        x_t = as_torch(x)
+        theirs.zero_grad()
+        F.cross_entropy(torch_model(x_t), torch.from_numpy(labels)).backward()
+        np.testing.assert_allclose(results[0], x_t.grad.numpy(), rtol=1e-8, atol=1e-11, err_msg="dx")
+        np.testing.assert_allclose(results[1], results[0], rtol=1e-9, atol=1e-12, err_msg="dx of the twins")
+        compare_with_torch(model, torch_model, gradients=True)
+        ours.step()
+        twins.step()
+        theirs.step()
+    compare_with_torch(model, torch_model)
+    for key, value in model.arrays().items():
+        np.testing.assert_allclose(twin_model.arrays()[key], value, rtol=1e-9, atol=1e-12, err_msg=key)
+    x = rng.standard_normal((3, 2, 6, 6))
+    torch_model.eval()
+    np.testing.assert_allclose(backend.to_numpy(model.forward(x)), torch_model(torch.from_numpy(x)).detach().numpy(),
+                               rtol=1e-8, atol=1e-10)
+
+
+def mc_every_layer(layers_):
+    from minicnn.layers.base import every_layer
+    return every_layer(layers_)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_resnet20_matches_its_torch_twin(training):
+    from minicnn.lab import zoo
+    model = zoo.build("resnet20", seed=0, dtype="float64")
+    twin = load_torch_twin().torch_twin(model).double()
+    twin.train(training)
+    rng = np.random.default_rng(0)
+    x, labels = rng.random((2,) + model.input_shape), rng.integers(0, 10, 2)
+    loss = SoftmaxCrossEntropy()
+    value = loss.forward(model.forward(x, training=training), labels)
+    model.backward(loss.backward())
+    value_t = F.cross_entropy(twin(torch.from_numpy(x)), torch.from_numpy(labels))
+    value_t.backward()
+    assert value == pytest.approx(value_t.item(), rel=1e-10)
+    compare_with_torch(model, twin, gradients=True)
+    if training:   # the running statistics moved the same way, inside the blocks too
+        for layer, module in paired_modules(model.layers, list(twin)):
+            if isinstance(layer, layers.BatchNorm):
+                np.testing.assert_allclose(layer.buffers["running_var"], module.running_var.numpy(), rtol=1e-10)
