@@ -100,8 +100,8 @@ class Residual(Layer):
     def projection(self, filters, stride):
         """The layers of the shortcut made where the body changes the shape: a 1x1 convolution, no bias
         (BatchNorm subtracts each channel's mean), then BatchNorm."""
-        return [Conv2D(filters, 1, stride=stride, use_bias=False, name=f"{self.name}_projection"),
-                BatchNorm(name=f"{self.name}_projection_norm")]
+        return [Conv2D(filters, 1, stride=stride, use_bias=False, name=f"{self.name}_conv"),
+                BatchNorm(name=f"{self.name}_norm")]
 
     def create_params(self):
         for layer in self.body + (self.chosen_shortcut or []):
