@@ -21,7 +21,7 @@ def test_the_notebook_runs_on_the_reference_solution(tmp_path, monkeypatch, caps
                         for output in cell.outputs)
     assert "FAILED" not in printed and "WRONG" not in printed, printed
     assert "IProgress not found" not in printed   # tqdm.auto's warning where ipywidgets is missing
-    assert printed.count("every value is right") == 8 and printed.count("drawn cases passed") == 8
+    assert printed.count("every value is right") == 9 and printed.count("drawn cases passed") == 9
     initial = float(re.search(r"initial loss (\d+\.\d+); uniform guessing over 10 classes gives ln 10 = 2\.303",
                               printed).group(1))
     assert abs(initial - 2.303) < 0.5, printed   # an untrained network: about ln 10
@@ -30,4 +30,5 @@ def test_the_notebook_runs_on_the_reference_solution(tmp_path, monkeypatch, caps
     assert re.search(r"one epoch on 64 images: \d+\.\d% of 64 test images classified right", printed), printed
     figures = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
                if "image/png" in output.get("data", {})]
-    assert len(figures) == 2   # the overfitting curves and the flagship's
+    assert re.search(r"the network answers [\w/ -]+ for the fooling image \(the target: [\w/ -]+\)", printed), printed
+    assert len(figures) == 4   # the overfitting curves, the flagship's, its saliency maps and a fooling image

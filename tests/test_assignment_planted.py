@@ -118,6 +118,50 @@ def relu_forward(x):
     return x, x
 '''
 
+SALIENCY_WITHOUT_ABS = '''
+def saliency_map(model, x, y):
+    scores = model.forward(x)
+    dscores = np.zeros_like(scores)
+    dscores[np.arange(len(y)), y] = 1.0
+    return model.backward(dscores).max(axis=1)   # the sign kept: a pixel that lowers the score looks unimportant
+'''
+
+SALIENCY_OF_THE_LOSS = '''
+def saliency_map(model, x, y):
+    scores = model.forward(x)
+    probabilities = np.exp(scores - scores.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    probabilities[np.arange(len(y)), y] -= 1.0   # the loss's gradient, not the score's
+    return np.abs(model.backward(probabilities)).max(axis=1)
+'''
+
+FOOLING_BY_DESCENT = '''
+def fooling_image(model, x, target, step=1.0, max_steps=100):
+    fooling = x.copy()
+    for _ in range(max_steps):
+        scores = model.forward(fooling)
+        if scores[0].argmax() == target:
+            break
+        dscores = np.zeros_like(scores)
+        dscores[0, target] = 1.0
+        gradient = model.backward(dscores)
+        fooling = fooling - step * gradient / np.sqrt((gradient * gradient).sum())   # down the score, not up
+    return fooling
+'''
+
+FOOLING_UNNORMALIZED = '''
+def fooling_image(model, x, target, step=1.0, max_steps=100):
+    fooling = x.copy()
+    for _ in range(max_steps):
+        scores = model.forward(fooling)
+        if scores[0].argmax() == target:
+            break
+        dscores = np.zeros_like(scores)
+        dscores[0, target] = 1.0
+        fooling = fooling + step * model.backward(dscores)   # steps as long as the gradient, not of length step
+    return fooling
+'''
+
 # (part, the planted function(s), {test: what its line must say}; a test not named may pass or fail)
 PLANTED = {
     "wrong bias shape": ("dense", WRONG_BIAS_SHAPE, {
@@ -145,6 +189,16 @@ PLANTED = {
     "Adam without bias correction": ("optim", ADAM_WITHOUT_BIAS_CORRECTION, {
         "expected values": "this is Adam without the bias correction",
         "drawn settings": "the parameter after step 1 is wrong"}),
+    "a saliency without the absolute value": ("visualization", SALIENCY_WITHOUT_ABS, {
+        "expected values": "should be below 1e-07; the absolute value is missing: a pixel is salient whichever way",
+        "gradient check": "saliency_map's saliency is wrong: relative error"}),
+    "a saliency of the loss, not the score": ("visualization", SALIENCY_OF_THE_LOSS, {
+        "expected values": "this is the gradient of the loss; the saliency is that of the class's score"}),
+    "a fooling image made by descent": ("visualization", FOOLING_BY_DESCENT, {
+        "expected values": "your steps lower the target's score; climb it",
+        "gradient check": "fooling_image's fooling is wrong: the grader's network classifies your image as class"}),
+    "a fooling image of unnormalized steps": ("visualization", FOOLING_UNNORMALIZED, {
+        "expected values": "steps of length 0.2 can go"}),
     "an input changed in place": ("relu", AN_INPUT_CHANGED_IN_PLACE, {
         "shapes and dtypes": "relu_forward changed its input x in place; leave the inputs alone",
         "gradient check": "forward changed its input x in place"}),

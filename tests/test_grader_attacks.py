@@ -4,7 +4,8 @@ do not compute the right answers, scores 0 of its points.
 The attacks: the call stack walked to whatever can send or write, "passed" sent there, then os._exit(0);
 NumPy's comparisons patched at import; an exit at import; a process forked to outlive its test and rewrite
 results.json; the grader's pipes written to through /proc; signals to the grader; sys.exit and
-KeyboardInterrupt from a function; and, where the grader is root, a lookup of the public expected files.
+KeyboardInterrupt from a function; a network of the student's own that is fooled by anything; and, where the
+grader is root, a lookup of the public expected files.
 """
 import json
 import os
@@ -155,6 +156,33 @@ def _forge(*arguments, **keywords):
 sgd_momentum = rmsprop = adam = _forge
 '''
 
+LYING_NETWORK = '''
+_honest_forward = Network.forward   # the given network's
+
+
+def _lying_forward(self, x):
+    scores = _honest_forward(self, x)
+    if getattr(self, "asked", None) is not None:
+        scores[:, self.asked] = scores.max() + 1.0   # whatever class it is to be fooled into comes first
+    return scores
+
+
+Network.forward = _lying_forward
+
+
+def saliency_map(model, x, y):   # right: the attack is on the fooling image
+    scores = model.forward(x)
+    dscores = np.zeros_like(scores)
+    dscores[np.arange(len(y)), y] = 1.0
+    return np.abs(model.backward(dscores)).max(axis=1)
+
+
+def fooling_image(model, x, target, step=1.0, max_steps=100):
+    model.asked = target
+    assert model.forward(x)[0].argmax() == target   # "fooled" at once, by the network made in this process
+    return x.astype(np.float64)   # x unchanged (and float64 whatever x is)
+'''
+
 LOOKS_UP_THE_EXPECTED_FILES = '''
 import os as _os
 
@@ -236,7 +264,8 @@ def test_every_attack_scores_zero_of_its_points(account, assignment, tmp_path, c
         results, mark = tmp_path / "results.json", os.path.join(shared, "alive")
         attacks = {"dense": STACK_WALK, "activations": PATCHED_NUMPY, "loss": EXIT_AT_IMPORT,
                    "pooling": OUTLIVES_ITS_TEST.format(results=str(results), mark=mark), "normalization": SIGNALS,
-                   "dropout": EXITS_FROM_A_FUNCTION, "optim": WRITES_TO_THE_GRADERS_PIPES}
+                   "dropout": EXITS_FROM_A_FUNCTION, "optim": WRITES_TO_THE_GRADERS_PIPES,
+                   "visualization": LYING_NETWORK}
         planted(assignment, tmp_path / "submission", attacks)
         status, tests = grade(assignment, tmp_path / "submission", results,
                               only=[part.name for part in PARTS.values() if part.module in attacks])
@@ -252,6 +281,8 @@ def test_every_attack_scores_zero_of_its_points(account, assignment, tmp_path, c
         # process, and the test fails with it
         signalled = tests["batchnorm: expected values"]["output"]
         assert "ended without a result" in signalled if account == "grader" else "not implemented yet" in signalled
+        # the student's network took the image for the target; the grader's, made in its own process, did not
+        assert "the grader's network classifies your image as class" in tests["visualization: expected values"]["output"]
         time.sleep(1.5)   # the escaped process wrote every 0.2 s while it lived
         with open(results, encoding="utf-8") as file:
             assert json.load(file)["score"] == 0

@@ -27,9 +27,8 @@ import zipfile
 import numpy as np
 
 import minicnn
-from minicnn import reference
 from minicnn.assignment import cases, folder
-from minicnn.assignment.parts import PARTS, AssignmentError
+from minicnn.assignment.parts import PARTS, AssignmentError, reference_module
 
 DEPENDENCIES = ("numpy", "matplotlib", "threadpoolctl", "hypothesis", "tqdm")
 VENV = "/opt/minicnn-venv"
@@ -109,7 +108,7 @@ def hidden_cases(assignment, seed):
     drawn = {}
     for part_name in assignment.cases:
         buffer = io.BytesIO()
-        np.savez(buffer, **cases.make_expected(part_name, getattr(reference, PARTS[part_name].module), seed))
+        np.savez(buffer, **cases.make_expected(part_name, reference_module(PARTS[part_name].module), seed))
         drawn[part_name] = buffer.getvalue()
     return drawn
 

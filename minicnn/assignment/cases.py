@@ -12,6 +12,7 @@ import json
 import numpy as np
 
 from minicnn.gradcheck import array_problem, raising_line, where_it_failed
+from minicnn.reference import visualization
 
 
 class GradingFailure(Exception):
@@ -142,6 +143,20 @@ def run_optim(module, settings, arrays):
     return outputs
 
 
+def network_weights(settings, arrays):
+    """The case's network as Network takes it: [(w0, b0), (w1, b1), ...]."""
+    return [(arrays[f"w{index}"], arrays[f"b{index}"]) for index in range(settings["layers"])]
+
+
+def run_visualization(module, settings, arrays):
+    # the network is made where the functions run (the student's process, when grading), from the case's weights
+    network = run(module.Network, ("the network",), network_weights(settings, arrays))
+    saliency = run(module.saliency_map, ("saliency",), network, arrays["x"], arrays["y"])
+    fooling = run(module.fooling_image, ("fooling",), network, arrays["x"][:1], settings["target"],
+                  step=settings["step"], max_steps=settings["max_steps"])
+    return {"saliency_map.saliency": saliency, "fooling_image.fooling": fooling}
+
+
 # ----------------------------------------------------------------------------------------------------------
 # The fixed cases: (label, settings, arrays), drawn from a generator seeded by the assignment's seed (the
 # public cases) or the autograder's (the hidden ones) and saved; the same settings, other values
@@ -247,11 +262,62 @@ def optim_cases(rng):
             for rule, settings in rules]
 
 
+class Counting:
+    """A model that counts its backward passes: the steps fooling_image takes."""
+
+    def __init__(self, model):
+        self.model, self.backwards = model, 0
+
+    def forward(self, x):
+        return self.model.forward(x)
+
+    def backward(self, dscores):
+        self.backwards += 1
+        return self.model.backward(dscores)
+
+
+def visualization_case(rng, batch, image_shape, units, step, fewest_steps=1, most_steps=50):
+    """(settings, arrays): a network of dense layers of ``units`` on images (batch, *image_shape), the classes
+    whose saliency is asked (one of them another than the network answers, where batch allows), and a target
+    for x[0] that the reference fooling_image reaches in fewest_steps to most_steps steps of length ``step``;
+    max_steps is the steps it takes plus one, for rounding at the border between two classes. Drawn again
+    (from ``rng``) until one is found."""
+    sizes = (int(np.prod(image_shape)),) + tuple(units)
+    while True:
+        # weights of unit variance: scores that differ by several units, gradients of norm well above 1
+        arrays = {"x": normal(rng, batch, *image_shape)}
+        for index, (inputs, outputs) in enumerate(zip(sizes, sizes[1:])):
+            arrays[f"w{index}"], arrays[f"b{index}"] = normal(rng, inputs, outputs), 0.1 * normal(rng, outputs)
+        settings = {"layers": len(sizes) - 1, "step": step}
+        network = visualization.Network(network_weights(settings, arrays))
+        predicted = network.forward(arrays["x"]).argmax(axis=1)
+        classes = sizes[-1]
+        arrays["y"] = rng.integers(0, classes, batch)
+        arrays["y"][-1] = (predicted[-1] + rng.integers(1, classes)) % classes   # a class it does not answer
+        target = int((predicted[0] + rng.integers(1, classes)) % classes)
+        counting = Counting(network)
+        fooling = visualization.fooling_image(counting, arrays["x"][:1], target, step, most_steps)
+        if network.forward(fooling)[0].argmax() == target and counting.backwards >= fewest_steps:
+            return {**settings, "target": target, "max_steps": counting.backwards + 1}, arrays
+
+
+def visualization_cases(rng):
+    cases = []
+    for label, batch, image_shape, units, step in (
+            ("images (3, 3, 4, 4), dense 48 -> 8 -> ReLU -> 5", 3, (3, 4, 4), (8, 5), 0.2),
+            ("images (2, 1, 5, 5), one dense layer 25 -> 4", 2, (1, 5, 5), (4,), 0.1),
+            ("images (2, 2, 3, 3), dense 18 -> 6 -> ReLU -> 6 -> ReLU -> 3", 2, (2, 3, 3), (6, 6, 3), 0.2)):
+        settings, arrays = visualization_case(rng, batch, image_shape, units, step, fewest_steps=2)
+        # the label names the kind of case, the same for every seed; the target and max_steps are the seed's
+        cases.append((f"{label}, a fooling image in steps of {step}", settings, arrays))
+    return cases
+
+
 # part name -> (the cases, the runner)
 CASES = {"dense": (dense_cases, run_dense), "relu": (activation_cases, run_activations),
          "softmax": (loss_cases, run_loss), "conv": (conv_cases, run_conv), "pool": (pooling_cases, run_pooling),
          "batchnorm": (normalization_cases, run_normalization), "dropout": (dropout_cases, run_dropout),
-         "optim": (optim_cases, run_optim)}
+         "optim": (optim_cases, run_optim), "visualization": (visualization_cases, run_visualization)}
 
 
 def copied(arrays, dtype=None):

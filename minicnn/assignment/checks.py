@@ -11,7 +11,7 @@ files afresh, so a cell run again after an edit checks the edit.
 import json
 import os
 
-from minicnn.assignment import cases, graders, student
+from minicnn.assignment import cases, graders, student, verdicts
 from minicnn.assignment.cases import GradingFailure, what
 from minicnn.assignment.parts import PARTS
 
@@ -42,7 +42,8 @@ def compare_with_expected(part_name, directory="."):
         return False
     for number, label, key, error, advice in rows:
         verdict = "ok" if error <= graders.TOLERANCE else "WRONG"
-        print(f"case {number}  {what(key):<42} relative error {error:.1e}  {verdict}" + (f"  {advice}" if advice else ""))
+        measure = "judged by the grader's network" if key in verdicts.JUDGED else f"relative error {error:.1e}"
+        print(f"case {number}  {what(key):<42} {measure}  {verdict}" + (f"  {advice}" if advice else ""))
     right = all(error <= graders.TOLERANCE for _, _, _, error, _ in rows)
     if right and part_name == "dropout":
         right = report(lambda: graders.check_dropout_draws(student.load_module(directory, "dropout")),

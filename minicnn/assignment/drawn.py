@@ -5,15 +5,19 @@ hidden ones), so every student is checked on the same cases and a grade can be
 repeated; no shrinking, so a failing case is reported as it was drawn, at once. Each case runs the student's functions inside
 their minicnn.reference twin layer, in float64, through minicnn.gradcheck:
 central differences for the layers and the loss, the reference rule for the
-update rules (an update has no gradient to check).
+update rules (an update has no gradient to check). The visualization's saliency is checked against central
+differences of the grader's own network, its fooling image by whether that network takes it for the target.
 """
 import numpy as np
 
 from minicnn import reference
+from minicnn.assignment import cases, verdicts
 from minicnn.assignment.cases import GradingFailure
-from minicnn.gradcheck import check_layer, check_loss_function, compare_update_rules
+from minicnn.gradcheck import (GradientReport, check_layer, check_loss_function, compare_update_rules,
+                               relative_error)
 
 EXAMPLES = 8
+TOLERANCE = 1e-6   # minicnn.gradcheck's: central differences in float64 agree with a right gradient to about 1e-8
 
 
 def side(st, smallest=1):
@@ -127,8 +131,33 @@ def optim_case(draw, st, module):
                                  seed=draw(st.integers(0, 1000)), **settings))
 
 
+def visualization_case(draw, st, module):
+    batch, image_shape = draw(st.integers(1, 3)), (draw(st.integers(1, 3)), draw(side(st)), draw(side(st)))
+    units = tuple(draw(st.lists(st.integers(2, 6), max_size=2))) + (draw(st.integers(2, 5)),)
+    step = draw(st.sampled_from([0.05, 0.1, 0.3]))
+    settings, arrays = cases.visualization_case(np.random.default_rng(draw(st.integers(0, 1000))), batch,
+                                                image_shape, units, step)
+    got = cases.run_visualization(module, settings, cases.copied(arrays))
+    sizes = " -> ".join(str(size) for size in (int(np.prod(image_shape)),) + units)
+    description = (f"a network of dense layers {sizes} on images {(batch,) + image_shape}, classes y = "
+                   f"{arrays['y'].tolist()}, fooling x[0] toward class {settings['target']} in steps of {step}, at "
+                   f"most {settings['max_steps']}")
+    problems = [cases.shape_problem("saliency_map.saliency", got["saliency_map.saliency"], (batch,) + image_shape[1:]),
+                cases.shape_problem("fooling_image.fooling", got["fooling_image.fooling"], (1,) + image_shape)]
+    if not any(problems):
+        error = relative_error(np.asarray(got["saliency_map.saliency"], dtype=np.float64),
+                               verdicts.numerical_saliency(settings, arrays))
+        if not error <= TOLERANCE:
+            problems.append(f"saliency_map's saliency is wrong: relative error {error:.2e} against central "
+                            f"differences of the score y (tolerance {TOLERANCE:.0e})")
+        judged = verdicts.fooling_problem(settings, arrays, got["fooling_image.fooling"])
+        problems.append(judged and f"fooling_image's fooling is wrong: {judged}")
+    return description, GradientReport({}, TOLERANCE, [problem for problem in problems if problem])
+
+
 CHECKS = {"conv": conv_case, "pool": pooling_case, "batchnorm": normalization_case, "dense": dense_case,
-          "relu": activations_case, "dropout": dropout_case, "softmax": loss_case, "optim": optim_case}
+          "relu": activations_case, "dropout": dropout_case, "softmax": loss_case, "optim": optim_case,
+          "visualization": visualization_case}
 
 
 def check(part_name, module, seed):

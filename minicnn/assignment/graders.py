@@ -6,7 +6,8 @@ comparison itself: nothing the student's code returns but arrays is believed.
 Per part:
 - "expected values": the part's functions on fixed cases (the public ones saved at make time, or the
   autograder's hidden ones), against the reference solution's outputs (CS231n's correct_out), with a hint
-  when the mistake is a classic one;
+  when the mistake is a classic one; a fooling image, which has many right answers, judged instead by the
+  grader's own network (verdicts.py);
 - "shapes and dtypes": every returned array's shape, float32 kept float32 and float64 float64, and the
   inputs left as they were;
 - "gradient check" (for the update rules: "drawn settings"): cases drawn by hypothesis from a seed, checked
@@ -19,7 +20,7 @@ import types
 
 import numpy as np
 
-from minicnn.assignment import cases, drawn, hints, training
+from minicnn.assignment import cases, drawn, hints, training, verdicts
 from minicnn.assignment.cases import GradingFailure, what
 from minicnn.assignment.parts import PARTS
 from minicnn.gradcheck import relative_error
@@ -29,8 +30,9 @@ TOLERANCE = 1e-7   # float64; a right answer differs from the reference by round
 
 def comparisons(module, part_name, fixed_cases):
     """Every value of the part's fixed cases, compared: a list of (case number, label, key, relative error, hint),
-    the student's functions run on each case. GradingFailure for what cannot be compared (a stub, a None,
-    a wrong shape)."""
+    the student's functions run on each case. A judged value (verdicts.JUDGED) has error 0 when it is right
+    and infinity, with the judge's sentence as its hint, when not. GradingFailure for what cannot be compared
+    (a stub, a None, a wrong shape)."""
     _, runner = cases.CASES[part_name]
     rows = []
     for number, (label, settings, arrays, expected) in enumerate(fixed_cases, start=1):
@@ -39,6 +41,10 @@ def comparisons(module, part_name, fixed_cases):
             problem = cases.shape_problem(key, got.get(key), value.shape)
             if problem:
                 raise GradingFailure(f"{problem} (case {number}: {label})")
+            if key in verdicts.JUDGED:
+                advice = verdicts.JUDGED[key](settings, arrays, got[key])
+                rows.append((number, label, key, float("inf") if advice else 0.0, advice))
+                continue
             error = relative_error(np.asarray(got[key], dtype=np.float64), value)
             advice = hints.hint(part_name, settings, arrays, key, got[key], value) if error > TOLERANCE else ""
             rows.append((number, label, key, error, advice))
@@ -48,14 +54,20 @@ def comparisons(module, part_name, fixed_cases):
 def expected_values(module, part_name, fixed_cases, hidden=False):
     rows = comparisons(module, part_name, fixed_cases)
     for number, label, key, error, advice in rows:
+        where = f"{what(key)} is wrong on {'hidden ' * hidden}case {number} ({label})"
+        if key in verdicts.JUDGED and advice:
+            raise GradingFailure(f"{where}: {advice}")
         if not error <= TOLERANCE:
-            raise GradingFailure(f"{what(key)} is wrong on {'hidden ' * hidden}case {number} ({label}): relative "
-                                 f"error {error:.1e}, should be below {TOLERANCE:.0e}" + (f"; {advice}" if advice else ""))
+            raise GradingFailure(f"{where}: relative error {error:.1e}, should be below {TOLERANCE:.0e}"
+                                 + (f"; {advice}" if advice else ""))
     if part_name == "dropout":
         check_dropout_draws(module)
     kind = "hidden" if hidden else "fixed"
-    return f"{len(rows)} values on {len({row[0] for row in rows})} {kind} cases match the reference solution " \
-           f"(worst relative error {max(row[3] for row in rows):.1e})"
+    judged = sum(row[2] in verdicts.JUDGED for row in rows)
+    line = f"{len(rows) - judged} values on {len({row[0] for row in rows})} {kind} cases match the reference " \
+           f"solution (worst relative error {max(row[3] for row in rows):.1e})"
+    fooled = f", and {judged} fooling images fool the grader's network within the steps allowed" if judged else ""
+    return line + fooled
 
 
 def check_dropout_draws(module):
@@ -145,7 +157,8 @@ def it_trains(students, part_cases):
     """(line, accuracy); ``part_cases``: {part name: fixed cases} of the assignment's parts, probed first (the
     others are given)."""
     for part_name, fixed_cases in part_cases.items():
-        probe(getattr(students, PARTS[part_name].module), part_name, fixed_cases)
+        if PARTS[part_name].trained:
+            probe(getattr(students, PARTS[part_name].module), part_name, fixed_cases)
     return training.it_trains(students)
 
 

@@ -9,6 +9,7 @@ times the right gradient...).
 """
 import numpy as np
 
+from minicnn.assignment import verdicts
 from minicnn.gradcheck import relative_error
 from minicnn.reference import conv, normalization
 
@@ -122,8 +123,47 @@ def optim_hint(settings, arrays, key, got, expected):
     return ""
 
 
+def visualization_hint(settings, arrays, key, got, expected):
+    if key != "saliency_map.saliency":
+        return ""
+    network, labels = verdicts.grader_network(settings, arrays), arrays["y"]
+    x = np.asarray(arrays["x"], dtype=np.float64)
+    scores = network.forward(x)
+    rows = np.arange(len(x))
+
+    def input_gradient(dscores):
+        network.forward(x)
+        return network.backward(dscores)
+
+    one_hot = np.zeros_like(scores)
+    one_hot[rows, labels] = 1.0
+    predicted = np.zeros_like(scores)
+    predicted[rows, scores.argmax(axis=1)] = 1.0
+    probabilities = np.exp(scores - scores.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    gradient = input_gradient(one_hot)
+    mistakes = (
+        (gradient.max(axis=1), "the absolute value is missing: a pixel is salient whichever way it moves the "
+                               "score, so take np.abs of the gradient before the largest over the channels"),
+        (np.abs(gradient).sum(axis=1), "you add the channels; the saliency is the largest |gradient| over them"),
+        (np.abs(gradient).mean(axis=1), "you average the channels; the saliency is the largest |gradient| over them"),
+        (np.abs(input_gradient(predicted)).max(axis=1),
+         "this is the saliency of the predicted class; the map explains the score of class y[n], which may be another"),
+        (np.abs(input_gradient(probabilities - one_hot)).max(axis=1),
+         "this is the gradient of the loss; the saliency is that of the class's score (its logit): backward of "
+         "one-hot rows, no softmax"),
+        (np.abs(input_gradient(probabilities[rows, labels][:, None] * (one_hot - probabilities))).max(axis=1),
+         "this is the gradient of the class's probability; the saliency is that of its score (its logit): backward "
+         "of one-hot rows, no softmax"))
+    for value, mistake in mistakes:
+        if value.shape == got.shape and relative_error(got, value) < CLOSE:
+            return mistake
+    return ""
+
+
 HINTS = {"conv": conv_hint, "pool": pooling_hint, "softmax": loss_hint, "batchnorm": normalization_hint,
-         "relu": activations_hint, "optim": optim_hint, "dense": dense_hint, "dropout": dropout_hint}
+         "relu": activations_hint, "optim": optim_hint, "dense": dense_hint, "dropout": dropout_hint,
+         "visualization": visualization_hint}
 
 
 def hint(part_name, settings, arrays, key, got, expected):

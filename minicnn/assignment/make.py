@@ -6,7 +6,8 @@
     DIR/grading/points.json    points and time limit per test: the teacher's to edit
     DIR/grading/assignment.json  the parts and the minicnn version that made it
     DIR/grading/expected/*.npz   each chosen part's fixed inputs and the reference solution's outputs
-    DIR/docs/layers.md         the math of every layer (copied where minicnn's docs are beside it)
+    DIR/docs/layers.md         the math of every layer (copied where minicnn's docs are beside it), and
+                               explain.md with its figures for the parts it explains
 """
 import json
 import pathlib
@@ -15,12 +16,12 @@ import shutil
 import numpy as np
 
 import minicnn
-from minicnn import reference
 from minicnn.assignment import cases, folder, notebook, readme
-from minicnn.assignment.parts import BEGIN, END, PARTS, AssignmentError, chosen_parts, reference_source, stubbed_source
+from minicnn.assignment.parts import (BEGIN, END, PARTS, AssignmentError, chosen_parts, reference_module,
+                                      reference_source, stubbed_source)
 from minicnn.data.files import atomic_write
 
-DOCS = pathlib.Path(minicnn.__file__).resolve().parents[1] / "docs" / "layers.md"
+DOCS = pathlib.Path(minicnn.__file__).resolve().parents[1] / "docs"
 POINTS = {"expected values": 4, "shapes and dtypes": 2, "gradient check": 4, "drawn settings": 4}
 IT_TRAINS_POINTS = 20
 SEED = 14   # the public cases' seed unless the teacher chooses one
@@ -70,19 +71,26 @@ def make_assignment(part_names, out, overwrite=False, solution=False, seed=SEED)
     for part in parts:
         path = out / "grading" / "expected" / f"{part.name}.npz"
         with atomic_write(path) as file:
-            np.savez(file, **cases.make_expected(part.name, getattr(reference, part.module), seed))
+            np.savez(file, **cases.make_expected(part.name, reference_module(part.module), seed))
         written.append(path)
     points = {name: POINTS[name.split(": ", 1)[1]] for part in parts for name in folder.test_names(part)}
-    write("grading/points.json", json.dumps({"points": {**points, "it trains": IT_TRAINS_POINTS},
-                                             **folder.DEFAULTS}, indent=1) + "\n")
+    if any(part.trained for part in parts):   # no part of the network chosen: nothing of the student's to train
+        points["it trains"] = IT_TRAINS_POINTS
+    write("grading/points.json", json.dumps({"points": points, **folder.DEFAULTS}, indent=1) + "\n")
     command = " ".join(part_names)
     write("grading/assignment.json", json.dumps({"parts": [part.name for part in parts],
                                                  "made_by": f"minicnn assignment make {command} --seed {seed}",
                                                  "minicnn": minicnn.__version__, "solution": solution,
                                                  "seed": seed}, indent=1) + "\n")
-    docs_copied = DOCS.is_file()
+    docs_copied = (DOCS / "layers.md").is_file()
     if docs_copied:
-        write("docs/layers.md", DOCS.read_text(encoding="utf-8"))
+        write("docs/layers.md", (DOCS / "layers.md").read_text(encoding="utf-8"))
+        if any(part.docs_file == "explain.md" for part in parts):
+            write("docs/explain.md", (DOCS / "explain.md").read_text(encoding="utf-8"))
+            for figure in sorted((DOCS / "explain").glob("*.png")):
+                with atomic_write(out / "docs" / "explain" / figure.name) as file:
+                    file.write(figure.read_bytes())
+                written.append(out / "docs" / "explain" / figure.name)
     write("README.md", readme.student_readme(parts, command, minicnn.__version__, docs_copied))
     write("assignment.ipynb", notebook.notebook(parts, docs_copied))
     return written

@@ -1,6 +1,7 @@
 """The student's notebook, CS231n's way: implement, compare with the expected values, gradient-check; then
 sanity-check the initial loss (about ln 10), overfit 100 images, and train the flagship with the student's
-layers for one short epoch, with a progress bar and curves.
+layers for one short epoch, with a progress bar and curves; with the visualization part, the student's
+saliency maps and a fooling image of that flagship, drawn by minicnn.plots.
 
 Written as nbformat 4 JSON directly (no Jupyter package is needed to make an assignment).
 The environment variable MINICNN_NOTEBOOK_IMAGES caps the images every training cell uses:
@@ -49,9 +50,8 @@ happy, `minicnn assignment grade .` gives the points (README.md says how)."""
 PART = """\
 ## {number}. {title}: `student/{module}.py`
 
-Write {functions}. The math, step by step, is in minicnn's docs/layers.md, section "{docs}"{docs_copy};
-the shapes and the cache are in each docstring. When your version passes, read minicnn's fast layer that
-computes the same thing (minicnn/layers/): its docstring names each trick it uses."""
+Write {functions}. The math, step by step, is in minicnn's {reading}{docs_copy}; the shapes and
+the cache are in each docstring. When your version passes, read {fast}."""
 
 SANITY = """\
 ## {number}. Sanity checks: the initial loss, and overfitting 100 images
@@ -128,6 +128,37 @@ right.plot(steps["accuracy"])
 right.set(xlabel="step", ylabel="training accuracy of the batch")
 plt.show()"""
 
+VISUALIZATION = """\
+## {number}. What your flagship looks at, and how little fools it
+
+Your `saliency_map` and `fooling_image` on the flagship you just trained (every layer computing with your
+functions): which pixels move each class's score most, and an image changed in small steps until the
+network calls it another class. The same pictures for a trained network are in minicnn's docs/explain.md."""
+
+SALIENCY = """\
+from IPython.display import Image, display
+
+from minicnn import plots
+from minicnn.data import CLASS_NAMES
+
+names = CLASS_NAMES["fashion-mnist"]
+visualization = student.load_module(".", "visualization")
+images, labels = test[0][:4], test[1][:4]
+maps = visualization.saliency_map(network, images, labels)
+display(Image(plots.plot_saliency(images, maps, "saliency.png", captions=[names[label] for label in labels])))"""
+
+FOOLING = """\
+image = test[0][:1]
+answer = int(network.predict(image)[0])
+target = (answer + 1) % 10   # any class the network does not answer
+fooling = visualization.fooling_image(network, image, target, step=0.5, max_steps=100)
+fooled = int(network.predict(fooling)[0])
+print(f"the network answers {names[fooled]} for the fooling image (the target: {names[target]}); it is "
+      f"{np.sqrt(((fooling - image) ** 2).sum()):.3g} from the image (L2), its largest pixel change "
+      f"{np.abs(fooling - image).max():.3g}")
+display(Image(plots.plot_fooling_images(image, fooling, fooling - image, "fooling.png", captions=[names[answer]],
+                                        fooled_captions=[names[fooled]])))"""
+
 DONE = """\
 ## Done?
 
@@ -150,13 +181,17 @@ def notebook(parts, docs_copied):
     for number, part in enumerate(parts, start=1):
         functions = ", ".join(f"`{name}`" for name in part.functions)
         cells += [("markdown", PART.format(number=number, title=part.title[0].upper() + part.title[1:],
-                                           module=part.module, functions=functions, docs=part.docs,
+                                           module=part.module, functions=functions, reading=part.reading,
+                                           fast=part.fast,
                                            docs_copy=" (a copy is in this folder's docs/)" if docs_copied else "")),
                   ("code", f'checks.compare_with_expected("{part.name}")'),
                   ("code", f'checks.gradient_check("{part.name}")')]
     cells += [("markdown", SANITY.format(number=len(parts) + 1)), ("code", INITIAL_LOSS), ("code", OVERFIT),
               ("markdown", FLAGSHIP.format(number=len(parts) + 2)), ("code", FLAGSHIP_BUILD),
-              ("code", FLAGSHIP_EPOCH), ("code", CURVES), ("markdown", DONE)]
+              ("code", FLAGSHIP_EPOCH), ("code", CURVES)]
+    if any(part.name == "visualization" for part in parts):
+        cells += [("markdown", VISUALIZATION.format(number=len(parts) + 3)), ("code", SALIENCY), ("code", FOOLING)]
+    cells.append(("markdown", DONE))
     document = {"cells": [cell(kind, text, number) for number, (kind, text) in enumerate(cells, start=1)],
                 "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
                              "language_info": {"name": "python"}},

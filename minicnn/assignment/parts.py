@@ -6,6 +6,7 @@ the chosen parts with each ``### BEGIN SOLUTION`` ... ``### END SOLUTION``
 region replaced by ``raise NotImplementedError`` (docstrings and signatures
 kept), the others as they are.
 """
+import importlib
 import pathlib
 from dataclasses import dataclass
 
@@ -21,25 +22,39 @@ class Part:
     module: str        # minicnn/reference/<module>.py, and student/<module>.py in the folder
     functions: tuple   # what the student writes, in the order to write them
     title: str
-    docs: str          # the section of docs/layers.md that explains the math
+    docs: tuple        # the sections of docs/<docs_file> that explain the math
+    docs_file: str = "layers.md"
+    trained: bool = True   # the it-trains network runs its functions (a stub there fails that test too)
+    fast: str = "minicnn's fast layer that computes the same thing (minicnn/layers/): its docstring names each " \
+                "trick it uses"
+
+    @property
+    def reading(self):
+        """Where the math is: 'docs/layers.md, section "Conv2D"'."""
+        sections = " and ".join(f'"{section}"' for section in self.docs)
+        return f"docs/{self.docs_file}, section{'s' * (len(self.docs) > 1)} {sections}"
 
 
 # In the reading order of docs/teaching.md: each part uses only the ones before it.
 PARTS = {part.name: part for part in (
     Part("dense", "dense", ("dense_forward", "dense_backward", "flatten_forward", "flatten_backward"),
-         "the fully connected layer and flatten", "Dense, Flatten"),
+         "the fully connected layer and flatten", ("Dense", "Flatten")),
     Part("relu", "activations", ("relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_backward"),
-         "ReLU and leaky ReLU", "ReLU and LeakyReLU"),
-    Part("softmax", "loss", ("softmax_cross_entropy",), "the softmax cross-entropy loss", "SoftmaxCrossEntropy"),
-    Part("conv", "conv", ("conv_forward", "conv_backward"), "the convolution", "Conv2D"),
+         "ReLU and leaky ReLU", ("ReLU and LeakyReLU",)),
+    Part("softmax", "loss", ("softmax_cross_entropy",), "the softmax cross-entropy loss", ("SoftmaxCrossEntropy",)),
+    Part("conv", "conv", ("conv_forward", "conv_backward"), "the convolution", ("Conv2D",)),
     Part("pool", "pooling", ("max_pool_forward", "max_pool_backward", "avg_pool_forward", "avg_pool_backward"),
-         "max and average pooling", "MaxPool2D and AvgPool2D"),
+         "max and average pooling", ("MaxPool2D and AvgPool2D",)),
     Part("batchnorm", "normalization", ("batchnorm_forward", "batchnorm_backward"), "batch normalization",
-         "BatchNorm"),
+         ("BatchNorm",)),
     Part("dropout", "dropout", ("dropout_mask", "dropout_forward", "dropout_backward"), "inverted dropout",
-         "Dropout"),
+         ("Dropout",)),
     Part("optim", "optim", ("sgd_momentum", "rmsprop", "adam"), "the update rules SGD with momentum, RMSprop "
-         "and Adam", "Optimizers"),
+         "and Adam", ("Optimizers",)),
+    Part("visualization", "visualization", ("saliency_map", "fooling_image"), "saliency maps and fooling images",
+         ("Saliency: which pixels move the score", "Fooling images: a small change, another answer"), "explain.md",
+         trained=False, fast="minicnn/explain.py's saliency and fooling_images, which do the same for a minicnn "
+                             "model on either backend and leave it as it was"),
 )}
 
 
@@ -83,6 +98,11 @@ def stubbed_source(source, path="module"):
     if begin is not None:
         raise ValueError(f"{path}:{begin}: {BEGIN} is never closed by {END}")
     return "".join(kept)
+
+
+def reference_module(name):
+    """minicnn.reference.<name> (a part's module), imported."""
+    return importlib.import_module(f"minicnn.reference.{name}")
 
 
 def reference_source(part):

@@ -12,7 +12,7 @@ Made with minicnn {version} by `minicnn assignment make {parts}`.
 The other functions in `student/` are given: they are written the same way (read them, they help), and
 your functions run beside them. Each docstring states the inputs, the outputs with their shapes, and what
 the cache holds; write the body where `raise NotImplementedError` stands (delete that line). The math,
-step by step, is in minicnn's docs/layers.md{docs_copy}. Three rules the tests check:
+step by step, is in minicnn's docs/ (each part above says where){docs_copy}. Three rules the tests check:
 
 - return exactly what the docstring says (a tuple `(out, cache)` from a forward; from a backward the
   gradient of every input, each with the shape of that input);
@@ -55,7 +55,7 @@ def student_readme(parts, command, version, docs_copied):
     """README.md for an assignment of ``parts``, made by ``command``."""
     todo = "\n".join(f"- `student/{part.module}.py`: {part.title}: "
                      + ", ".join(f"`{name}`" for name in part.functions)
-                     + f' (docs/layers.md, section "{part.docs}")' for part in parts)
+                     + f" ({part.reading})" for part in parts)
     return README.format(titles=", ".join(part.title for part in parts), version=version, parts=command,
                          todo=todo, first=parts[0].name,
                          files=", ".join(f"`student/{part.module}.py`" for part in parts),

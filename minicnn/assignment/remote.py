@@ -31,9 +31,8 @@ import types
 
 import numpy as np
 
-from minicnn import reference
 from minicnn.assignment import worker as wire
-from minicnn.assignment.parts import PARTS
+from minicnn.assignment.parts import PARTS, reference_module
 
 # the account student code runs as when the grader is root: a dedicated one if the autograder's setup made
 # it, else nobody
@@ -390,11 +389,12 @@ class RemoteFunction:
 
 
 class RemoteModule:
-    """student/<name>.py as the grader sees it: a RemoteFunction for each function of its reference module."""
+    """student/<name>.py as the grader sees it: a RemoteFunction for each function and class of its reference
+    module (an object a class makes there stays there, as a handle the other functions can be given)."""
 
     def __init__(self, process, name):
         self.__name__ = f"student.{name}"
-        reference_module = getattr(reference, name)
-        for attribute, value in vars(reference_module).items():
-            if inspect.isfunction(value) and value.__module__ == reference_module.__name__:
+        module = reference_module(name)
+        for attribute, value in vars(module).items():
+            if (inspect.isfunction(value) or inspect.isclass(value)) and value.__module__ == module.__name__:
                 setattr(self, attribute, RemoteFunction(process, name, attribute, inspect.signature(value)))
