@@ -38,7 +38,7 @@ def test_the_stubs_score_zero_with_a_not_implemented_line_per_part(capsys, tmp_p
     status, out, err = minicnn(capsys, "assignment", "grade", folder, "--json", folder / "results.json")
     assert status == 1, out + err
     summary = results(folder / "results.json")
-    assert summary["score"] == 0 and "score: 0/110" in out
+    assert summary["score"] == 0 and "score: 0/120" in out
     assert set(summary) >= {"score", "execution_time", "output", "output_format", "visibility", "tests"}
     assert set(summary["tests"][0]) == {"name", "score", "max_score", "status", "output", "visibility"}
     assert {test["status"] for test in summary["tests"]} == {"failed"}
@@ -57,7 +57,7 @@ def test_the_reference_solution_copied_in_scores_full_marks(capsys, tmp_path, fa
     status, out, err = minicnn(capsys, "assignment", "grade", folder, "--json", folder / "results.json")
     summary = results(folder / "results.json")
     assert status == 0, out + err
-    assert summary["score"] == sum(test["max_score"] for test in summary["tests"]) == 110
+    assert summary["score"] == sum(test["max_score"] for test in summary["tests"]) == 120
     assert len(summary["tests"]) == 3 * len(PARTS) + 1
     trained = by_name(summary)["it trains"]["output"]
     assert "Fashion-MNIST images" in trained and "(needs 60%)" in trained, trained

@@ -162,6 +162,42 @@ def fooling_image(model, x, target, step=1.0, max_steps=100):
     return fooling
 '''
 
+LAYERNORM_OVER_THE_BATCH = '''
+def layernorm_forward(x, gamma, beta, eps=1e-5):
+    table = x.reshape(x.shape[0], -1)
+    x_hat, rows_cache = standardize_rows(table.T, eps)   # each feature over the batch
+    x_hat = x_hat.T
+    out = x_hat * gamma.reshape(1, -1) + beta.reshape(1, -1)
+    return out.reshape(x.shape), (x.shape, x_hat, gamma, rows_cache)
+
+
+def layernorm_backward(dout, cache):
+    shape, x_hat, gamma, rows_cache = cache
+    dtable = dout.reshape(shape[0], -1)
+    dgamma = (dtable * x_hat).sum(axis=0).reshape(gamma.shape)
+    dbeta = dtable.sum(axis=0).reshape(gamma.shape)
+    dx_hat = dtable * gamma.reshape(1, -1)
+    return standardize_rows_gradient(dx_hat.T, rows_cache).T.reshape(shape), dgamma, dbeta
+'''
+
+GROUPS_OF_EVERY_GROUPS_TH_CHANNEL = '''
+def groupnorm_forward(x, gamma, beta, groups, eps=1e-5):
+    batch, channels = x.shape[:2]
+    table = x.reshape(batch, channels // groups, groups, -1).swapaxes(1, 2).reshape(batch * groups, -1)
+    x_hat, rows_cache = standardize_rows(table, eps)
+    x_hat = x_hat.reshape(batch, groups, channels // groups, -1).swapaxes(1, 2).reshape(batch, channels, -1)
+    out = x_hat * gamma.reshape(1, -1, 1) + beta.reshape(1, -1, 1)
+    return out.reshape(x.shape), (x.shape, groups, x_hat, gamma, rows_cache)
+'''
+
+STANDARDIZING_WITHOUT_THE_MEAN_TERM = '''
+def standardize_rows_gradient(dx_hat, cache):
+    centered, inv_std = cache
+    dinv_std = (dx_hat * centered).sum(axis=1, keepdims=True)
+    dvariance = dinv_std * -0.5 * inv_std ** 3
+    return dx_hat * inv_std + dvariance * (2.0 / dx_hat.shape[1]) * centered   # the mean's path forgotten
+'''
+
 # (part, the planted function(s), {test: what its line must say}; a test not named may pass or fail)
 PLANTED = {
     "wrong bias shape": ("dense", WRONG_BIAS_SHAPE, {
@@ -199,6 +235,14 @@ PLANTED = {
         "gradient check": "fooling_image's fooling is wrong: the grader's network classifies your image as class"}),
     "a fooling image of unnormalized steps": ("visualization", FOOLING_UNNORMALIZED, {
         "expected values": "steps of length 0.2 can go"}),
+    "layer normalization over the batch": ("layernorm", LAYERNORM_OVER_THE_BATCH, {
+        "expected values": "you normalize each feature over the batch (axis 0), which is batch normalization"}),
+    "group normalization of interleaved channels": ("layernorm", GROUPS_OF_EVERY_GROUPS_TH_CHANNEL, {
+        "expected values": "your groups take every groups-th channel (c % groups); a group is C / groups "
+                           "consecutive channels"}),
+    "a per-sample standardizing without the mean term": ("layernorm", STANDARDIZING_WITHOUT_THE_MEAN_TERM, {
+        "expected values": "the path through the group's mean is missing",
+        "gradient check": "dx (the gradient with respect to the input) is wrong"}),
     "an input changed in place": ("relu", AN_INPUT_CHANGED_IN_PLACE, {
         "shapes and dtypes": "relu_forward changed its input x in place; leave the inputs alone",
         "gradient check": "forward changed its input x in place"}),
@@ -223,6 +267,7 @@ def test_a_planted_mistake_loses_points_with_a_line_that_names_it(mistake, capsy
     for check, expected in lines.items():
         test = tests[f"{part_name}: {check}"]
         assert test["score"] == 0 and expected in test["output"], test
-    if mistake in ("a convolution that flips the kernel", "dropout not rescaled"):
+    if mistake in ("a convolution that flips the kernel", "dropout not rescaled",
+                   "group normalization of interleaved channels"):
         # forward and backward agree with each other: only the expected values can see these
         assert tests[f"{part_name}: gradient check"]["score"] > 0

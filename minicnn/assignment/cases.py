@@ -143,6 +143,16 @@ def run_optim(module, settings, arrays):
     return outputs
 
 
+def run_per_sample_normalization(module, settings, arrays):
+    kind = settings["layer"]   # "layernorm" or "groupnorm"
+    groups = (settings["groups"],) if kind == "groupnorm" else ()
+    out, cache = run(getattr(module, f"{kind}_forward"), ("out", "cache"), arrays["x"], arrays["gamma"],
+                     arrays["beta"], *groups, eps=settings["eps"])
+    dx, dgamma, dbeta = run(getattr(module, f"{kind}_backward"), ("dx", "dgamma", "dbeta"), arrays["dout"], cache)
+    return {f"{kind}_forward.out": out, f"{kind}_backward.dx": dx, f"{kind}_backward.dgamma": dgamma,
+            f"{kind}_backward.dbeta": dbeta}
+
+
 def network_weights(settings, arrays):
     """The case's network as Network takes it: [(w0, b0), (w1, b1), ...]."""
     return [(arrays[f"w{index}"], arrays[f"b{index}"]) for index in range(settings["layers"])]
@@ -262,6 +272,20 @@ def optim_cases(rng):
             for rule, settings in rules]
 
 
+def per_sample_normalization_cases(rng):
+    cases = []
+    for label, kind, shape, groups in (("layer norm, x (4, 5)", "layernorm", (4, 5), None),
+                                       ("layer norm, x (2, 3, 2, 2)", "layernorm", (2, 3, 2, 2), None),
+                                       ("group norm, x (2, 6, 2, 3), 3 groups of 2 channels", "groupnorm",
+                                        (2, 6, 2, 3), 3),
+                                       ("group norm, x (3, 4), 2 groups", "groupnorm", (3, 4), 2)):
+        affine = shape[1:] if kind == "layernorm" else shape[1:2]
+        settings = {"layer": kind, "eps": 1e-5, **({"groups": groups} if groups else {})}
+        cases.append((label, settings, {"x": 2.0 * normal(rng, *shape) + 1.0, "gamma": normal(rng, *affine),
+                                        "beta": normal(rng, *affine), "dout": normal(rng, *shape)}))
+    return cases
+
+
 class Counting:
     """A model that counts its backward passes: the steps fooling_image takes."""
 
@@ -317,7 +341,8 @@ def visualization_cases(rng):
 CASES = {"dense": (dense_cases, run_dense), "relu": (activation_cases, run_activations),
          "softmax": (loss_cases, run_loss), "conv": (conv_cases, run_conv), "pool": (pooling_cases, run_pooling),
          "batchnorm": (normalization_cases, run_normalization), "dropout": (dropout_cases, run_dropout),
-         "optim": (optim_cases, run_optim), "visualization": (visualization_cases, run_visualization)}
+         "optim": (optim_cases, run_optim), "visualization": (visualization_cases, run_visualization),
+         "layernorm": (per_sample_normalization_cases, run_per_sample_normalization)}
 
 
 def copied(arrays, dtype=None):

@@ -131,6 +131,26 @@ def optim_case(draw, st, module):
                                  seed=draw(st.integers(0, 1000)), **settings))
 
 
+def per_sample_normalization_case(draw, st, module):
+    images, groups = draw(st.booleans()), draw(st.integers(1, 3))
+    if draw(st.booleans()):
+        kind, layer = "LayerNorm()", reference.ReferenceLayerNorm(
+            functions=(module.layernorm_forward, module.layernorm_backward))
+        channels = draw(st.integers(1, 4))
+    else:
+        kind, layer = f"GroupNorm({groups})", reference.ReferenceGroupNorm(
+            groups, functions=(module.groupnorm_forward, module.groupnorm_backward))
+        channels = groups * draw(st.integers(1, 3))
+    shape = (channels, draw(side(st)), draw(side(st))) if images else (channels,)
+    rng = np.random.default_rng(draw(st.integers(0, 1000)))
+    layer.build(shape, rng=rng, dtype=np.float64)
+    # gamma of ones and beta of zeros would hide a missing factor gamma or a gradient of beta
+    for name in ("gamma", "beta"):
+        layer.params[name] = rng.standard_normal(layer.params[name].shape)
+    x = 2.0 * rng.standard_normal((draw(st.integers(1, 3)),) + shape) + 1.0
+    return f"{kind} on input {x.shape}", check_layer(layer, x=x, seed=3)
+
+
 def visualization_case(draw, st, module):
     batch, image_shape = draw(st.integers(1, 3)), (draw(st.integers(1, 3)), draw(side(st)), draw(side(st)))
     units = tuple(draw(st.lists(st.integers(2, 6), max_size=2))) + (draw(st.integers(2, 5)),)
@@ -157,7 +177,7 @@ def visualization_case(draw, st, module):
 
 CHECKS = {"conv": conv_case, "pool": pooling_case, "batchnorm": normalization_case, "dense": dense_case,
           "relu": activations_case, "dropout": dropout_case, "softmax": loss_case, "optim": optim_case,
-          "visualization": visualization_case}
+          "visualization": visualization_case, "layernorm": per_sample_normalization_case}
 
 
 def check(part_name, module, seed):

@@ -11,7 +11,7 @@ import numpy as np
 
 from minicnn.assignment import verdicts
 from minicnn.gradcheck import relative_error
-from minicnn.reference import conv, normalization
+from minicnn.reference import conv, normalization, per_sample_normalization
 
 CLOSE = 1e-7
 
@@ -123,6 +123,45 @@ def optim_hint(settings, arrays, key, got, expected):
     return ""
 
 
+def per_sample_normalization_hint(settings, arrays, key, got, expected):
+    kind, x, eps = settings["layer"], arrays["x"], settings["eps"]
+    batch, channels = x.shape[:2]
+    groups = settings.get("groups", 1)
+    if key.endswith("_backward.dx"):
+        # the mean is subtracted, so moving every value of a group alike changes nothing: dx sums to 0 per group
+        sums = np.abs(got.reshape(batch * groups, -1).sum(axis=1)).max()
+        if sums > 1e-6 * max(np.abs(got).max(), 1e-3):
+            return ("your dx does not sum to zero over each group of one sample, and the right one must (out does "
+                    "not change when every value of a group moves alike): the path through the group's mean is missing")
+        return ""
+    if not key.endswith("_forward.out"):
+        return ""
+    if kind == "layernorm":
+        # normalized down the batch, each feature over the samples: batch normalization, not layer normalization
+        table = x.reshape(batch, -1)
+        down = (table - table.mean(axis=0)) / np.sqrt(table.var(axis=0) + eps)
+        mistaken = down.reshape(x.shape) * arrays["gamma"] + arrays["beta"]
+        if relative_error(got, mistaken) < CLOSE:
+            return ("you normalize each feature over the batch (axis 0), which is batch normalization; layer "
+                    "normalization takes the mean and variance of each sample over its own features (axis 1)")
+        return ""
+    affine = (1, channels) + (1,) * (x.ndim - 2)
+    for table, mistake in (
+            (np.moveaxis(x.reshape(batch, channels // groups, groups, -1), 2, 1).reshape(batch * groups, -1),
+             "your groups take every groups-th channel (c % groups); a group is C / groups consecutive channels, "
+             "x.reshape(N * groups, -1) for (N, C, H, W) in channels-first order"),
+            (x.reshape(groups, -1), "your groups mix the samples (x.reshape(groups, -1)): each sample has its own "
+                                    "groups, x.reshape(N * groups, -1)")):
+        x_hat, _ = per_sample_normalization.standardize_rows(table, eps)
+        if table.shape[0] == groups:
+            x_hat = x_hat.reshape(x.shape)
+        else:
+            x_hat = np.moveaxis(x_hat.reshape(batch, groups, channels // groups, -1), 1, 2).reshape(x.shape)
+        if relative_error(got, x_hat * arrays["gamma"].reshape(affine) + arrays["beta"].reshape(affine)) < CLOSE:
+            return mistake
+    return ""
+
+
 def visualization_hint(settings, arrays, key, got, expected):
     if key != "saliency_map.saliency":
         return ""
@@ -163,7 +202,7 @@ def visualization_hint(settings, arrays, key, got, expected):
 
 HINTS = {"conv": conv_hint, "pool": pooling_hint, "softmax": loss_hint, "batchnorm": normalization_hint,
          "relu": activations_hint, "optim": optim_hint, "dense": dense_hint, "dropout": dropout_hint,
-         "visualization": visualization_hint}
+         "visualization": visualization_hint, "layernorm": per_sample_normalization_hint}
 
 
 def hint(part_name, settings, arrays, key, got, expected):
