@@ -20,10 +20,12 @@ def block(filters, stride=1, shortcut=None):
 
 
 def small_resnet(seed=0, dtype="float32"):
-    """Two stages, the second opened by a block with an automatic projection, one block nested in another."""
+    """Two stages, the second opened by a block with an automatic projection; a block with a shortcut of its
+    own, one nested in another."""
     nested = layers.Residual([block(4), layers.ReLU(), layers.Conv2D(4, 3, padding=1, use_bias=False)])
     return Sequential([layers.Conv2D(4, 3, padding=1, use_bias=False), layers.BatchNorm(), layers.ReLU(),
-                       block(4), layers.ReLU(), nested, layers.ReLU(), block(8, stride=2), layers.ReLU(),
+                       block(4, shortcut=[layers.Conv2D(4, 1, use_bias=False)]), layers.ReLU(), nested, layers.ReLU(),
+                       block(8, stride=2), layers.ReLU(),
                        layers.GlobalAvgPool2D(), layers.Dense(3)], input_shape=(1, 8, 8), seed=seed, dtype=dtype)
 
 
@@ -99,7 +101,8 @@ def test_a_model_with_nested_blocks_saves_and_loads(tmp_path):
     loss = SoftmaxCrossEntropy()
     loss.forward(model.forward(images(), training=True), np.arange(4) % 3)   # running statistics off their start
     keys = set(model.arrays())
-    assert {"param/5/body.0.body.0.W", "buffer/5/body.0.body.1.running_var", "param/7/shortcut.0.W"} <= keys
+    assert {"param/3/shortcut.0.W", "param/5/body.0.body.0.W", "buffer/5/body.0.body.1.running_var",
+            "param/7/shortcut.0.W"} <= keys
     model.save(tmp_path / "resnet.npz")
     loaded = Sequential.load(tmp_path / "resnet.npz")
     assert loaded.summary() == model.summary()

@@ -40,7 +40,7 @@ class Residual(Layer):
         super().__init__(name)
         if isinstance(body, (Layer, dict)) or not list(body):
             raise ValueError(f"Residual '{self.name}' body must be a non-empty list of layers, got {body!r}")
-        self.body = [self.inner_layer(entry) for entry in body]
+        self.body = [self.inner_layer(entry) for entry in list(body)]
         self.chosen_shortcut = None if shortcut is None else [self.inner_layer(entry) for entry in shortcut]
         self.shortcut = self.chosen_shortcut
         self.init = check_initializer(init)
