@@ -2,8 +2,18 @@
 from minicnn import backend
 from minicnn.layers.base import (Layer, check_initializer, initial_weight_and_bias, is_positive_whole_number,
                                  positive_pair, window_slices)
+from minicnn.layers.winograd import Winograd
 from minicnn.runtime import threads
 from minicnn.runtime.layout import channel_rows
+
+# im2col's columns are made and used a piece of the output rows at a time, each piece about this large, so
+# that they stay in the cache between the copy and the product, and the batch's columns are never all in memory
+PIECE_BYTES = 32 << 20
+# Conv2D.algorithm "auto": Winograd's F(WINOGRAD_TILE x WINOGRAD_TILE, 3 x 3) for stride-1 3 x 3 convolutions
+# with at least WINOGRAD_CHANNELS input channels (with fewer, its products are too thin to pay for its transforms)
+WINOGRAD_TILE = 4
+WINOGRAD_CHANNELS = 16
+ALGORITHMS = ("auto", "im2col", "winograd2", "winograd4")
 
 
 def same_padding(size, kernel, stride):
@@ -27,19 +37,30 @@ class Conv2D(Layer):
         backward: dW = dout @ columns.T,  db = dout @ ones,  dcolumns = W.T @ dout,  dx = col2im(dcolumns)
 
     Reference twin: minicnn/reference/conv.py (a loop over the output positions). The tricks:
-    - im2col + one matrix product; im2col and col2im loop over the kh*kw kernel offsets,
-      each offset one strided copy (or add) of the whole padded input, never over pixels.
+    - im2col + matrix products; im2col and col2im loop over the kh*kw kernel offsets,
+      each offset one strided copy (or add) of the padded input, never over pixels.
+    - In pieces of the output rows: the columns of a few output rows (about PIECE_BYTES) are made,
+      multiplied while they are still in the cache, and dropped; the backward makes them again
+      from the padded input the forward keeps (copies cost less than keeping kh*kw copies of the
+      input in memory). The products read and write the output and dout in place, a block of rows
+      each.
     - Batch innermost in memory: the columns and the output are (..., H_out, W_out, N), so
       the product writes the output in the order the next layers read it (no transpose), and
       im2col's copies and col2im's adds run over rows of N values.
     - db as dout @ ones (a matrix-vector product), not dout.sum(axis=1), taken by each thread
       from the same piece of dout as its share of dW, while that piece is in cache.
-    - Work buffers (the padded input with its zero border, the columns, dcolumns, the ones)
-      reused from batch to batch; no col2im at all for the first layer while training.
+    - Work buffers (the padded input with its zero border, a piece's columns and dcolumns, the
+      ones) reused from batch to batch; no col2im at all for the first layer while training.
     - On the step's threads (minicnn.runtime.threads): im2col and col2im take pieces of the
       input channels, the products pieces of their columns, dW and db pieces of the axis they
       sum over (pixels and batch), added.
+    - Winograd's minimal filtering (minicnn/layers/winograd.py) instead of im2col for a stride-1
+      3x3 convolution of at least WINOGRAD_CHANNELS input channels on NumPy: fewer
+      multiplications, smaller arrays. ``algorithm`` chooses: "auto" (that rule), "im2col",
+      "winograd2" (F(2x2, 3x3)) or "winograd4" (F(4x4, 3x3)), on one layer or on the class.
     """
+
+    algorithm = "auto"
 
     def __init__(self, filters, kernel_size, stride=1, padding="valid", use_bias=True, init=None, name=None):
         super().__init__(name)
@@ -104,27 +125,72 @@ class Conv2D(Layer):
         _, height, width = self.input_shape
         return padded[:, top:top + height, left:left + width]
 
-    def kernel_offsets(self):
-        """(i, j, rows, cols) for each kernel offset: the strided slices of the padded input it reads."""
-        return window_slices(self.kernel_size, (self.stride, self.stride), self.output_shape[1:])
+    def winograd_for(self, batch):
+        """The Winograd convolution this call runs (None: im2col), as ``algorithm`` says; "auto" picks
+        F(m x m, 3 x 3) for a stride-1 3 x 3 convolution of at least WINOGRAD_CHANNELS input channels on
+        NumPy (on a GPU, im2col's one large product)."""
+        choice = self.algorithm
+        if choice == "auto":
+            fits = (self.kernel_size == (3, 3) and self.stride == 1 and backend.name == "numpy"
+                    and self.input_shape[0] >= WINOGRAD_CHANNELS)
+            choice = f"winograd{WINOGRAD_TILE}" if fits else "im2col"
+        if choice == "im2col":
+            return None
+        if self.kernel_size != (3, 3) or self.stride != 1:
+            raise ValueError(f"Conv2D '{self.name}': {choice} needs a 3x3 kernel and stride 1, "
+                             f"got {self.kernel_size} and stride {self.stride}")
+        return Winograd(self, int(choice[len("winograd"):]))
+
+    def kernel_offsets(self, rows):
+        """(i, j, rows, cols) for each kernel offset: the strided slices of the padded input that it reads
+        for the output rows ``rows`` (a range) and every output column."""
+        for i, j, _, cols in window_slices(self.kernel_size, (self.stride, self.stride), self.output_shape[1:]):
+            yield i, j, slice(rows.start * self.stride + i, (rows.stop - 1) * self.stride + i + 1, self.stride), cols
+
+    def row_pieces(self, batch):
+        """Ranges of output rows whose columns take about PIECE_BYTES each (at least one row a piece); on a
+        GPU one piece, the whole batch's columns (one product: the GPU wants large ones)."""
+        channels, out_h, out_w = self.input_shape[0], self.output_shape[1], self.output_shape[2]
+        if backend.name != "numpy":
+            return [range(out_h)]
+        row_bytes = channels * self.kernel_size[0] * self.kernel_size[1] * out_w * batch * self.params["W"].itemsize
+        rows_per_piece = max(1, min(out_h, PIECE_BYTES // row_bytes))
+        return [range(start, min(start + rows_per_piece, out_h)) for start in range(0, out_h, rows_per_piece)]
+
+    def piece_buffer(self, name, rows, dtype):
+        """A (C, kh, kw, len(rows), W_out, N) view of the work buffer ``name``, which every piece reuses."""
+        shape = self.input_shape[:1] + self.kernel_size + (self.pieces[0].stop,) + self.output_shape[2:] \
+            + (self.batch_size,)
+        return self.work_buffers.get(name, shape, dtype)[:, :, :, :len(rows)]
+
+    def columns_for(self, rows, dtype):
+        """The im2col columns (C*kh*kw, len(rows)*W_out*N) of the output rows ``rows``, made from the
+        padded input that the forward keeps."""
+        columns = self.piece_buffer("columns", rows, dtype)
+        self.im2col(self.padded, columns, rows)
+        return as_matrix(columns)
 
     def forward(self, x, training=False):
         """x (N, C, H, W) -> (N, F, H_out, W_out), a view of (F, H_out, W_out, N) memory (batch innermost).
 
-        Caches ``columns`` (C*kh*kw, H_out*W_out*N): row (c, i, j) holds input channel c shifted
-        by kernel offset (i, j), so that the convolution is one product W @ columns.
+        Caches ``padded``, x with its zero border (C, H + pads, W + pads, N): the backward makes
+        the columns again from it, piece by piece.
         """
         self.batch_size = self.check_input(x)
-        channels = self.input_shape[0]
+        self.winograd = self.winograd_for(self.batch_size)
+        if self.winograd is not None:
+            return self.winograd.forward(x)
         _, out_h, out_w = self.output_shape
-        padded = self.work_buffers.get("padded", self.padded_shape(self.batch_size), x.dtype)  # border stays 0
-        columns = self.work_buffers.get("columns", (channels,) + self.kernel_size + (out_h, out_w, self.batch_size),
-                                        x.dtype)
-        self.im2col(x.transpose(1, 2, 3, 0), padded, columns)
-        self.columns = columns.reshape(channels * self.kernel_size[0] * self.kernel_size[1], -1)
+        self.padded = self.work_buffers.get("padded", self.padded_shape(self.batch_size), x.dtype)  # border stays 0
+        self.pad(x.transpose(1, 2, 3, 0), self.padded)
+        self.pieces = self.row_pieces(self.batch_size)
+        weight = self.params["W"].reshape(self.filters, -1)
         bias = self.params["b"][:, None] if self.use_bias else None
-        out = threads.matmul(self.params["W"].reshape(self.filters, -1), self.columns, add=bias)
-        return out.reshape(self.filters, out_h, out_w, self.batch_size).transpose(3, 0, 1, 2)
+        out = backend.xp.empty((self.filters, out_h, out_w, self.batch_size), dtype=x.dtype)
+        for rows in self.pieces:   # out[:, rows] = W @ columns(rows) + b, written in place
+            threads.matmul(weight, self.columns_for(rows, x.dtype), add=bias,
+                           out=out[:, rows.start:rows.stop].reshape(self.filters, -1))
+        return out.transpose(3, 0, 1, 2)
 
     def backward(self, dout):
         """dout (N, F, H_out, W_out) -> dx (N, C, H, W) (None if skip_input_gradient); writes grads W and b.
@@ -132,34 +198,58 @@ class Conv2D(Layer):
         dx is a view of fresh (C, H, W, N) memory (batch innermost).
         """
         self.check_output_gradient(dout)
-        weight = self.params["W"]
-        dout_rows = channel_rows(dout)   # (F, H_out*W_out*N), a view when dout is batch-innermost
-        ones = self.work_buffers.get("ones", dout_rows.shape[1:], dout.dtype, fill=1)
-        dW, db = threads.matmuls(dout_rows, self.columns.T, ones)   # dout @ columns.T, dout @ ones
+        if self.winograd is not None:
+            dx, self.grads["W"], db = self.winograd.backward(dout, input_gradient=not self.skip_input_gradient)
+            if self.use_bias:
+                self.grads["b"] = db
+            return dx
+        xp, weight = backend.xp, self.params["W"]
+        _, out_h, out_w = self.output_shape
+        dout_rows = channel_rows(dout).reshape(self.filters, out_h, -1)   # a view when dout is batch-innermost
+        dW = xp.zeros((self.filters, weight[0].size), dtype=dout.dtype)
+        db = xp.zeros(self.filters, dtype=dout.dtype)
+        ones = self.work_buffers.get("ones", (self.pieces[0].stop * out_w * self.batch_size,), dout.dtype, fill=1)
+        # fresh memory: dx must not be a work buffer that the next backward overwrites
+        dpadded = None if self.skip_input_gradient else xp.zeros(self.padded_shape(self.batch_size), dtype=dout.dtype)
+        for rows in self.pieces:
+            dout_piece = dout_rows[:, rows.start:rows.stop].reshape(self.filters, -1)
+            columns = self.columns_for(rows, dout.dtype)
+            dW_piece, db_piece = threads.matmuls(dout_piece, columns.T, ones[:columns.shape[1]])
+            dW += dW_piece   # dW = dout @ columns.T, db = dout @ ones, summed over the pieces
+            db += db_piece
+            if dpadded is not None:
+                dcolumns = self.piece_buffer("dcolumns", rows, dout.dtype)
+                threads.matmul(weight.reshape(self.filters, -1).T, dout_piece, out=as_matrix(dcolumns))
+                self.col2im(dcolumns, dpadded, rows)
         self.grads["W"] = dW.reshape(weight.shape)
         if self.use_bias:
             self.grads["b"] = db
-        if self.skip_input_gradient:
+        if dpadded is None:
             return None
-        dcolumns = threads.matmul(weight.reshape(self.filters, -1).T, dout_rows,
-                                  out=self.work_buffers.get("dcolumns", self.columns.shape, dout.dtype))
-        # fresh memory: dx must not be a work buffer that the next backward overwrites
-        dpadded = backend.xp.zeros(self.padded_shape(self.batch_size), dtype=dout.dtype)
-        self.col2im(dcolumns.reshape(self.input_shape[:1] + self.kernel_size + self.output_shape[1:]
-                                     + (self.batch_size,)), dpadded)
         return self.interior(dpadded).transpose(3, 0, 1, 2)
 
     @threads.in_pieces(axis=0)   # each thread takes whole input channels
-    def im2col(self, source, padded, columns):
-        """source (C, H, W, N) -> columns (C, kh, kw, H_out, W_out, N): copied into the interior of
-        ``padded`` (C, H + pads, W + pads, N), then columns[:, i, j] = the padded input at offset (i, j)."""
+    def pad(self, source, padded):
+        """source (C, H, W, N) copied into the interior of ``padded`` (C, H + pads, W + pads, N)."""
         self.interior(padded)[...] = source
-        for i, j, rows, cols in self.kernel_offsets():
-            columns[:, i, j] = padded[:, rows, cols]
 
     @threads.in_pieces(axis=0)
-    def col2im(self, dcolumns, dpadded):
-        """dcolumns (C, kh, kw, H_out, W_out, N) -> dpadded (C, H + pads, W + pads, N), zeros on entry:
-        each offset's rows added back onto the input positions they were copied from."""
-        for i, j, rows, cols in self.kernel_offsets():
-            dpadded[:, rows, cols] += dcolumns[:, i, j]
+    def im2col(self, padded, columns, rows):
+        """padded (C, H + pads, W + pads, N) -> columns (C, kh, kw, len(rows), W_out, N):
+        columns[:, i, j] = the padded input at offset (i, j), for the output rows ``rows``."""
+        for i, j, input_rows, cols in self.kernel_offsets(rows):
+            columns[:, i, j] = padded[:, input_rows, cols]
+
+    @threads.in_pieces(axis=0)
+    def col2im(self, dcolumns, dpadded, rows):
+        """dcolumns (C, kh, kw, len(rows), W_out, N) added into dpadded (C, H + pads, W + pads, N): each
+        offset's rows added back onto the input positions they were copied from."""
+        for i, j, input_rows, cols in self.kernel_offsets(rows):
+            dpadded[:, input_rows, cols] += dcolumns[:, i, j]
+
+
+def as_matrix(pieces_columns):
+    """The (C*kh*kw, rows*W_out*N) matrix view of (C, kh, kw, rows, W_out, N) columns (a view: its rows may
+    be further apart than their length, as BLAS allows)."""
+    channels, kernel_h, kernel_w = pieces_columns.shape[:3]
+    return pieces_columns.reshape(channels * kernel_h * kernel_w, -1)
