@@ -2,6 +2,7 @@
 
     python benchmarks/techniques.py                 # flagship shapes at batch 512, 7 alternating rounds
     python benchmarks/techniques.py --batch-size 64
+    python benchmarks/techniques.py --convolutions-only   # im2col in pieces, Winograd, the bias
 
 Each line times the old way and the new way of one piece of work, taking turns
 round after round (so that both see the same machine state), and prints the
@@ -22,6 +23,7 @@ import threadpoolctl
 
 import minicnn as mc
 from minicnn.lab import zoo
+from minicnn.layers import conv as conv_module
 from minicnn.runtime import threads
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -71,12 +73,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--convolutions-only", action="store_true",
+                        help="only the convolution's techniques (im2col in pieces, Winograd, the bias)")
     arguments = parser.parse_args(argv)
     batch, rounds = arguments.batch_size, arguments.rounds
     mc.backend.keep_freed_host_memory()
     print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} at the start; "
           f"batch {batch}\n\n| technique | old ms | new ms | gain |\n|---|---:|---:|---:|")
     rng = np.random.default_rng(0)
+    if arguments.convolutions_only:
+        convolution_techniques(batch, rounds, rng)
+        return 0
 
     # 1. threads: the whole training step, BLAS's own 2 threads and no threads of ours, against ours + BLAS at 1
     step = flagship_step(batch)
@@ -173,6 +180,7 @@ def main(argv=None):
     report("BatchNorm normalize (x - mean) * inv_std into a reused buffer", "fresh temporaries", "out= buffer",
            medians)
     later_techniques(batch, rounds, rng)
+    convolution_techniques(batch, rounds, rng)
     return 0
 
 
@@ -291,6 +299,64 @@ def later_techniques(batch, rounds, rng):
     medians = side_by_side({"unfused": unfused, "fused": fused}, rounds)
     report("the flagship's training step, its three BatchNorm -> ReLU -> MaxPool2D run as fused blocks",
            "unfused", "fused", medians)
+
+
+
+# the convolutions of the third round: (network, layer, input channels, filters, input side, padding)
+CONVOLUTIONS = [("band-cnn", "conv2d_1", 64, 64, 26, "valid"), ("band-cnn", "conv2d_3", 128, 128, 10, "valid"),
+                ("report-cnn", "conv2d_1", 32, 64, 28, "same"), ("awasthi-enhanced-cnn", "conv2d_1", 32, 64, 14, "same"),
+                ("awasthi-enhanced-cnn", "conv2d_2", 64, 128, 7, "same")]
+
+
+def conv_training_step(channels, filters, side, padding, batch, rng, algorithm="auto", piece_bytes=None,
+                       use_bias=True):
+    """A closure running one forward and backward of a Conv2D on the step's threads."""
+    layer = mc.layers.Conv2D(filters, 3, padding=padding, use_bias=use_bias)
+    layer.build((channels, side, side), rng=np.random.default_rng(0))
+    layer.algorithm = algorithm
+    x = batch_innermost(rng.random((batch, channels, side, side), dtype=np.float32))
+    dout = batch_innermost(rng.standard_normal((batch,) + layer.output_shape).astype(np.float32))
+
+    def step():
+        original = conv_module.PIECE_BYTES
+        conv_module.PIECE_BYTES = piece_bytes or original
+        try:
+            with threads.step_threads():
+                layer.forward(x, training=True)
+                layer.backward(dout)
+        finally:
+            conv_module.PIECE_BYTES = original
+    return step
+
+
+def convolution_techniques(batch, rounds, rng):
+    """The convolution's techniques of the third speed round: im2col in pieces, Winograd, the bias."""
+    # 12. im2col's columns in pieces of the output rows (made again in the backward) against one piece
+    for network, name, channels, filters, side, padding in CONVOLUTIONS[:3]:
+        ways = {"one piece": conv_training_step(channels, filters, side, padding, batch, rng, "im2col", 1 << 40)}
+        for mebibytes in (2, 8, 32):
+            ways[f"{mebibytes} MiB"] = conv_training_step(channels, filters, side, padding, batch, rng, "im2col",
+                                                          mebibytes << 20)
+        medians = side_by_side(ways, rounds)
+        columns_mib = channels * 9 * (side - 2 * (padding == "valid")) ** 2 * batch * 4 / 2 ** 20
+        for mebibytes in (2, 8, 32):
+            report(f"{network} {name} forward + backward, im2col in pieces of the output rows (the whole "
+                   f"batch's columns: {columns_mib:.0f} MiB)", "one piece", f"{mebibytes} MiB", medians)
+
+    # 13. Winograd F(2x2, 3x3) and F(4x4, 3x3) against im2col (in its 32 MiB pieces)
+    for network, name, channels, filters, side, padding in CONVOLUTIONS:
+        medians = side_by_side({algorithm: conv_training_step(channels, filters, side, padding, batch, rng, algorithm)
+                                for algorithm in ("im2col", "winograd2", "winograd4")}, rounds)
+        for algorithm in ("winograd2", "winograd4"):
+            report(f"{network} {name} forward + backward, Winograd against im2col", "im2col", algorithm, medians)
+
+    # 14. what a bias folded into the next BatchNorm could save at most: the convolution with and without its bias
+    for network, name, channels, filters, side, padding in CONVOLUTIONS[3:]:
+        medians = side_by_side({
+            "with bias": conv_training_step(channels, filters, side, padding, batch, rng),
+            "no bias": conv_training_step(channels, filters, side, padding, batch, rng, use_bias=False)}, rounds)
+        report(f"{network} {name} forward + backward (auto), the bias dropped (the most folding it into "
+               f"BatchNorm can save)", "with bias", "no bias", medians)
 
 
 if __name__ == "__main__":

@@ -98,8 +98,9 @@ def test_winograd_gradients_pass_the_numerical_check(algorithm, data):
 
 
 def test_auto_picks_winograd_for_wide_stride_1_3x3_convolutions_only(backend_name):
-    cases = [(layers.Conv2D(8, 3, padding="same"), (32, 6, 6), True),
-             (layers.Conv2D(8, 3, padding="same"), (1, 6, 6), False),   # too few input channels
+    cases = [(layers.Conv2D(8, 3, padding="same"), (32, 8, 9), True),
+             (layers.Conv2D(8, 3, padding="same"), (1, 8, 9), False),   # too few input channels
+             (layers.Conv2D(8, 3, padding="same"), (32, 7, 9), False),  # too small an output
              (layers.Conv2D(8, 3, stride=2), (32, 7, 7), False),
              (layers.Conv2D(8, 5), (32, 7, 7), False)]
     for layer, shape, expected in cases:

@@ -11,8 +11,10 @@ from minicnn.runtime.layout import channel_rows
 PIECE_BYTES = 32 << 20
 # Conv2D.algorithm "auto": Winograd's F(WINOGRAD_TILE x WINOGRAD_TILE, 3 x 3) for stride-1 3 x 3 convolutions
 # with at least WINOGRAD_CHANNELS input channels (with fewer, its products are too thin to pay for its transforms)
+# and outputs of at least WINOGRAD_OUTPUT_SIDE on each side (on fewer, the last tiles are mostly past the edge)
 WINOGRAD_TILE = 4
 WINOGRAD_CHANNELS = 16
+WINOGRAD_OUTPUT_SIDE = 8
 ALGORITHMS = ("auto", "im2col", "winograd2", "winograd4")
 
 
@@ -55,7 +57,7 @@ class Conv2D(Layer):
       input channels, the products pieces of their columns, dW and db pieces of the axis they
       sum over (pixels and batch), added.
     - Winograd's minimal filtering (minicnn/layers/winograd.py) instead of im2col for a stride-1
-      3x3 convolution of at least WINOGRAD_CHANNELS input channels on NumPy: fewer
+      3x3 convolution of at least WINOGRAD_CHANNELS input channels (and WINOGRAD_OUTPUT_SIDE) on NumPy: fewer
       multiplications, smaller arrays. ``algorithm`` chooses: "auto" (that rule), "im2col",
       "winograd2" (F(2x2, 3x3)) or "winograd4" (F(4x4, 3x3)), on one layer or on the class.
     """
@@ -125,14 +127,18 @@ class Conv2D(Layer):
         _, height, width = self.input_shape
         return padded[:, top:top + height, left:left + width]
 
-    def winograd_for(self, batch):
+    def chosen_winograd(self):
         """The Winograd convolution this call runs (None: im2col), as ``algorithm`` says; "auto" picks
-        F(m x m, 3 x 3) for a stride-1 3 x 3 convolution of at least WINOGRAD_CHANNELS input channels on
-        NumPy (on a GPU, im2col's one large product)."""
+        F(m x m, 3 x 3) for a stride-1 3 x 3 convolution of at least WINOGRAD_CHANNELS input channels and
+        an output of at least WINOGRAD_OUTPUT_SIDE on each side, on NumPy (on a GPU, im2col's one large
+        product)."""
         choice = self.algorithm
+        if choice not in ALGORITHMS:
+            raise ValueError(f"Conv2D '{self.name}': algorithm must be one of {ALGORITHMS}, got {choice!r}")
         if choice == "auto":
             fits = (self.kernel_size == (3, 3) and self.stride == 1 and backend.name == "numpy"
-                    and self.input_shape[0] >= WINOGRAD_CHANNELS)
+                    and self.input_shape[0] >= WINOGRAD_CHANNELS
+                    and min(self.output_shape[1:]) >= WINOGRAD_OUTPUT_SIDE)
             choice = f"winograd{WINOGRAD_TILE}" if fits else "im2col"
         if choice == "im2col":
             return None
@@ -177,7 +183,7 @@ class Conv2D(Layer):
         the columns again from it, piece by piece.
         """
         self.batch_size = self.check_input(x)
-        self.winograd = self.winograd_for(self.batch_size)
+        self.winograd = self.chosen_winograd()
         if self.winograd is not None:
             return self.winograd.forward(x)
         _, out_h, out_w = self.output_shape
