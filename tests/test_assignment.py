@@ -38,7 +38,7 @@ def test_the_stubs_score_zero_with_a_not_implemented_line_per_part(capsys, tmp_p
     status, out, err = minicnn(capsys, "assignment", "grade", folder, "--json", folder / "results.json")
     assert status == 1, out + err
     summary = results(folder / "results.json")
-    assert summary["score"] == 0 and "score: 0/120" in out
+    assert summary["score"] == 0 and "score: 0/130" in out
     assert set(summary) >= {"score", "execution_time", "output", "output_format", "visibility", "tests"}
     assert set(summary["tests"][0]) == {"name", "score", "max_score", "status", "output", "visibility"}
     assert {test["status"] for test in summary["tests"]} == {"failed"}
@@ -57,7 +57,7 @@ def test_the_reference_solution_copied_in_scores_full_marks(capsys, tmp_path, fa
     status, out, err = minicnn(capsys, "assignment", "grade", folder, "--json", folder / "results.json")
     summary = results(folder / "results.json")
     assert status == 0, out + err
-    assert summary["score"] == sum(test["max_score"] for test in summary["tests"]) == 120
+    assert summary["score"] == sum(test["max_score"] for test in summary["tests"]) == 130
     assert len(summary["tests"]) == 3 * len(PARTS) + 1
     trained = by_name(summary)["it trains"]["output"]
     assert "Fashion-MNIST images" in trained and "(needs 60%)" in trained, trained
@@ -108,6 +108,20 @@ def test_a_part_the_network_does_not_use_has_no_it_trains_test(capsys, tmp_path)
     assert (folder / "docs" / "explain.md").is_file() and (folder / "docs" / "explain" / "saliency.png").is_file()
     readme = (folder / "README.md").read_text(encoding="utf-8")
     assert 'docs/explain.md, sections "Saliency: which pixels move the score" and "Fooling images' in readme
+
+
+def test_the_residual_part_alone_scores_zero_as_stubs_and_full_marks_as_the_answer_key(capsys, tmp_path):
+    """Its branches are made in the student's process from the case's weights, and only the arrays come back."""
+    for name, flags, score, status in (("hw", [], 0, 1), ("key", ["--solution"], 10, 0)):
+        folder = tmp_path / name
+        assert minicnn(capsys, "assignment", "make", "residual", "--out", folder, *flags)[0] == 0
+        graded, out, err = minicnn(capsys, "assignment", "grade", folder, "--json", folder / "results.json")
+        summary = results(folder / "results.json")
+        assert graded == status and summary["score"] == score, out + err
+        tests = by_name(summary)
+        assert set(tests) == {"residual: expected values", "residual: shapes and dtypes", "residual: gradient check"}
+    assert "residual_forward is not implemented yet" in results(tmp_path / "hw" / "results.json")["tests"][0]["output"]
+    assert "8 drawn cases passed" in tests["residual: gradient check"]["output"]
 
 
 def test_make_refuses_a_folder_that_holds_work_unless_told(capsys, tmp_path):

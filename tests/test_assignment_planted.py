@@ -198,6 +198,31 @@ def standardize_rows_gradient(dx_hat, cache):
     return dx_hat * inv_std + dvariance * (2.0 / dx_hat.shape[1]) * centered   # the mean's path forgotten
 '''
 
+RESIDUAL_WITHOUT_THE_SHORTCUT_GRADIENT = '''
+def residual_backward(dout, cache):
+    (body_backward, body_inner), shortcut_cache = cache
+    return body_backward(dout, body_inner)   # the shortcut's gradient forgotten
+'''
+
+RESIDUAL_ONLY_THE_SHORTCUT_GRADIENT = '''
+def residual_backward(dout, cache):
+    body_cache, shortcut_cache = cache
+    if shortcut_cache is None:
+        return dout.copy()   # the body's gradient forgotten
+    shortcut_backward, shortcut_inner = shortcut_cache
+    return shortcut_backward(dout, shortcut_inner)
+'''
+
+RESIDUAL_BRANCHES_MULTIPLIED = '''
+def residual_backward(dout, cache):
+    (body_backward, body_inner), shortcut_cache = cache
+    dx = body_backward(dout, body_inner)
+    if shortcut_cache is None:
+        return dx * dout   # multiplied where the gradients add
+    shortcut_backward, shortcut_inner = shortcut_cache
+    return dx * shortcut_backward(dout, shortcut_inner)
+'''
+
 # (part, the planted function(s), {test: what its line must say}; a test not named may pass or fail)
 PLANTED = {
     "wrong bias shape": ("dense", WRONG_BIAS_SHAPE, {
@@ -243,6 +268,15 @@ PLANTED = {
     "a per-sample standardizing without the mean term": ("layernorm", STANDARDIZING_WITHOUT_THE_MEAN_TERM, {
         "expected values": "the path through the group's mean is missing",
         "gradient check": "dx (the gradient with respect to the input) is wrong"}),
+    "a residual backward without the shortcut's gradient": ("residual", RESIDUAL_WITHOUT_THE_SHORTCUT_GRADIENT, {
+        "expected values": "your dx is the body's gradient alone: the shortcut's gradient is missing",
+        "gradient check": "residual_backward's dx is wrong"}),
+    "a residual backward of the shortcut's gradient only": ("residual", RESIDUAL_ONLY_THE_SHORTCUT_GRADIENT, {
+        "expected values": "alone: the body's gradient is missing",
+        "gradient check": "residual_backward's dx is wrong"}),
+    "a residual backward that multiplies the branches": ("residual", RESIDUAL_BRANCHES_MULTIPLIED, {
+        "expected values": "you multiply the branches' gradients; out is their sum",
+        "gradient check": "residual_backward's dx is wrong"}),
     "an input changed in place": ("relu", AN_INPUT_CHANGED_IN_PLACE, {
         "shapes and dtypes": "relu_forward changed its input x in place; leave the inputs alone",
         "gradient check": "forward changed its input x in place"}),

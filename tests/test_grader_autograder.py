@@ -117,7 +117,7 @@ def test_the_teacher_sets_the_visibility(made, tmp_path):
     seen = {test.name: test.visibility for test in tests}
     assert seen["conv: expected values"] == "visible" and seen["conv: expected values (hidden cases)"] == "hidden"
     assert seen["it trains"] == "after_due_date"
-    assert sum(test.points for test in tests) == 120   # the hidden cases take a share of their tests' points
+    assert sum(test.points for test in tests) == 130   # the hidden cases take a share of their tests' points
 
 
 @pytest.mark.slow
@@ -154,7 +154,7 @@ def test_run_autograder_grades_the_solution_flat_and_nested_at_full_marks_and_th
         summary, stdout = run_autograder(root)
         tests = summary["tests"]
         most = sum(test["max_score"] for test in tests)
-        assert most == 120 and len(tests) == 3 * len(PARTS) + 2 * len(PARTS) + 1
+        assert most == 130 and len(tests) == 3 * len(PARTS) + 2 * len(PARTS) + 1
         assert set(summary) >= {"score", "execution_time", "output", "output_format", "visibility", "tests"}
         assert all(set(test) == {"name", "score", "max_score", "status", "output", "visibility"} for test in tests)
         assert summary["execution_time"] < 480

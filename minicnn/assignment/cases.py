@@ -12,7 +12,7 @@ import json
 import numpy as np
 
 from minicnn.gradcheck import array_problem, raising_line, where_it_failed
-from minicnn.reference import visualization
+from minicnn.reference import residual, visualization
 
 
 class GradingFailure(Exception):
@@ -165,6 +165,21 @@ def run_visualization(module, settings, arrays):
     fooling = run(module.fooling_image, ("fooling",), network, arrays["x"][:1], settings["target"],
                   step=settings["step"], max_steps=settings["max_steps"])
     return {"saliency_map.saliency": saliency, "fooling_image.fooling": fooling}
+
+
+def branch_weights(settings, arrays, branch):
+    """The weights of the case's ``branch`` ("body" or "shortcut") as Branch takes them: [(w0, b0), ...]."""
+    return [(arrays[f"{branch}_w{index}"], arrays[f"{branch}_b{index}"]) for index in range(settings[branch])]
+
+
+def run_residual(module, settings, arrays):
+    # the branches are made where the functions run (the student's process, when grading), from the case's weights
+    body = run(module.Branch, ("the body",), branch_weights(settings, arrays, "body"))
+    shortcut = run(module.Branch, ("the shortcut",), branch_weights(settings, arrays, "shortcut")) \
+        if settings["shortcut"] else None
+    out, cache = run(module.residual_forward, ("out", "cache"), arrays["x"], body, shortcut)
+    return {"residual_forward.out": out,
+            "residual_backward.dx": run(module.residual_backward, ("dx",), arrays["dout"], cache)}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -337,12 +352,35 @@ def visualization_cases(rng):
     return cases
 
 
+def residual_case(rng, shape, body_channels, projection):
+    """(settings, arrays): x of ``shape`` (N, C, ...), a body of 1x1 convolutions C -> body_channels[0] -> ...
+    (ReLUs between), and a projection C -> the last of them when ``projection``, else the identity (then the
+    last is C)."""
+    channels = (shape[1],) + tuple(body_channels)
+    arrays = {"x": normal(rng, *shape)}
+    for index, (inputs, outputs) in enumerate(zip(channels, channels[1:])):
+        arrays[f"body_w{index}"], arrays[f"body_b{index}"] = normal(rng, inputs, outputs), normal(rng, outputs)
+    if projection:
+        arrays["shortcut_w0"], arrays["shortcut_b0"] = normal(rng, channels[0], channels[-1]), normal(rng, channels[-1])
+    arrays["dout"] = normal(rng, shape[0], channels[-1], *shape[2:])
+    return {"body": len(channels) - 1, "shortcut": int(projection)}, arrays
+
+
+def residual_cases(rng):
+    return [(label, *residual_case(rng, shape, body, projection)) for label, shape, body, projection in (
+        ("x (3, 5), body dense 5 -> 4 -> ReLU -> 5, identity shortcut", (3, 5), (4, 5), False),
+        ("x (2, 3, 4, 4), body 1x1 convolutions 3 -> 4 -> ReLU -> 3, identity shortcut", (2, 3, 4, 4), (4, 3), False),
+        ("x (2, 3, 3, 3), body 1x1 convolutions 3 -> 5 -> ReLU -> 4, projection 3 -> 4", (2, 3, 3, 3), (5, 4), True),
+        ("x (4, 6), body dense 6 -> 3 -> ReLU -> 3 -> ReLU -> 2, projection 6 -> 2", (4, 6), (3, 3, 2), True))]
+
+
 # part name -> (the cases, the runner)
 CASES = {"dense": (dense_cases, run_dense), "relu": (activation_cases, run_activations),
          "softmax": (loss_cases, run_loss), "conv": (conv_cases, run_conv), "pool": (pooling_cases, run_pooling),
          "batchnorm": (normalization_cases, run_normalization), "dropout": (dropout_cases, run_dropout),
          "optim": (optim_cases, run_optim), "visualization": (visualization_cases, run_visualization),
-         "layernorm": (per_sample_normalization_cases, run_per_sample_normalization)}
+         "layernorm": (per_sample_normalization_cases, run_per_sample_normalization),
+         "residual": (residual_cases, run_residual)}
 
 
 def copied(arrays, dtype=None):

@@ -6,13 +6,15 @@ repeated; no shrinking, so a failing case is reported as it was drawn, at once. 
 their minicnn.reference twin layer, in float64, through minicnn.gradcheck:
 central differences for the layers and the loss, the reference rule for the
 update rules (an update has no gradient to check). The visualization's saliency is checked against central
-differences of the grader's own network, its fooling image by whether that network takes it for the target.
+differences of the grader's own network, its fooling image by whether that network takes it for the target;
+the residual block against central differences of the grader's own branches.
 """
 import numpy as np
 
 from minicnn import reference
 from minicnn.assignment import cases, verdicts
 from minicnn.assignment.cases import GradingFailure
+from minicnn.reference import residual
 from minicnn.gradcheck import (GradientReport, check_layer, check_loss_function, compare_update_rules,
                                relative_error)
 
@@ -175,9 +177,39 @@ def visualization_case(draw, st, module):
     return description, GradientReport({}, TOLERANCE, [problem for problem in problems if problem])
 
 
+def residual_case(draw, st, module):
+    images, projection = draw(st.booleans()), draw(st.booleans())
+    channels = draw(st.integers(1, 4))
+    shape = (draw(st.integers(1, 3)), channels) + ((draw(side(st)), draw(side(st))) if images else ())
+    body = tuple(draw(st.lists(st.integers(1, 5), max_size=2))) + (draw(st.integers(1, 5)) if projection
+                                                                    else channels,)
+    settings, arrays = cases.residual_case(np.random.default_rng(draw(st.integers(0, 1000))), shape, body,
+                                           projection)
+    got = cases.run_residual(module, settings, cases.copied(arrays))
+    layers = "1x1 convolutions" if images else "dense"
+    description = (f"x {shape}, body {layers} {' -> '.join(str(size) for size in (channels,) + body)}, "
+                   f"{'projection' if projection else 'identity'} shortcut")
+    problems = [cases.shape_problem("residual_forward.out", got["residual_forward.out"], arrays["dout"].shape),
+                cases.shape_problem("residual_backward.dx", got["residual_backward.dx"], shape)]
+    if not any(problems):
+        branches = verdicts.grader_branches(settings, arrays)
+        expected_out, _ = residual.residual_forward(arrays["x"], *branches)
+        error = relative_error(np.asarray(got["residual_forward.out"], dtype=np.float64), expected_out)
+        if not error <= TOLERANCE:
+            problems.append(f"residual_forward's out is wrong: relative error {error:.2e} against body(x) + "
+                            f"shortcut(x) (tolerance {TOLERANCE:.0e})")
+        error = relative_error(np.asarray(got["residual_backward.dx"], dtype=np.float64),
+                               verdicts.numerical_residual_gradient(settings, arrays))
+        if not error <= TOLERANCE:
+            problems.append(f"residual_backward's dx is wrong: relative error {error:.2e} against central "
+                            f"differences of sum(out * dout) (tolerance {TOLERANCE:.0e})")
+    return description, GradientReport({}, TOLERANCE, [problem for problem in problems if problem])
+
+
 CHECKS = {"conv": conv_case, "pool": pooling_case, "batchnorm": normalization_case, "dense": dense_case,
           "relu": activations_case, "dropout": dropout_case, "softmax": loss_case, "optim": optim_case,
-          "visualization": visualization_case, "layernorm": per_sample_normalization_case}
+          "visualization": visualization_case, "layernorm": per_sample_normalization_case,
+          "residual": residual_case}
 
 
 def check(part_name, module, seed):

@@ -200,9 +200,42 @@ def visualization_hint(settings, arrays, key, got, expected):
     return ""
 
 
+def residual_hint(settings, arrays, key, got, expected):
+    body, shortcut = verdicts.grader_branches(settings, arrays)
+    x, dout = np.asarray(arrays["x"], dtype=np.float64), np.asarray(arrays["dout"], dtype=np.float64)
+    body_out, (body_backward, body_inputs) = body(x)
+    if shortcut is None:
+        shortcut_out, shortcut_gradient, name = x, dout, "dout (the identity's gradient)"
+    else:
+        shortcut_out, (shortcut_backward, shortcut_inputs) = shortcut(x)
+        shortcut_gradient, name = shortcut_backward(dout, shortcut_inputs), "the projection's gradient"
+    if key == "residual_forward.out":
+        mistakes = ((body_out, "your out is the body's alone: the block adds the shortcut, out = body(x) + "
+                               "shortcut(x) (x itself when the shortcut is None)"),
+                    (shortcut_out, "your out is the shortcut's alone: the block adds the body's, out = body(x) + "
+                                   "shortcut(x)"),
+                    (body_out * shortcut_out, "you multiply the branches; the block adds them, out = body(x) + "
+                                              "shortcut(x)"))
+    elif key == "residual_backward.dx":
+        body_gradient = body_backward(dout, body_inputs)
+        mistakes = ((body_gradient, f"your dx is the body's gradient alone: the shortcut's gradient is missing, "
+                                    f"add {name}"),
+                    (shortcut_gradient, f"your dx is {name} alone: the body's gradient is missing, add "
+                                        "body_backward(dout, its cache)"),
+                    (body_gradient * shortcut_gradient, "you multiply the branches' gradients; out is their sum, "
+                                                        "so dx is the sum of the two gradients"))
+    else:
+        return ""
+    for value, mistake in mistakes:
+        if value.shape == got.shape and relative_error(got, value) < CLOSE:
+            return mistake
+    return ""
+
+
 HINTS = {"conv": conv_hint, "pool": pooling_hint, "softmax": loss_hint, "batchnorm": normalization_hint,
          "relu": activations_hint, "optim": optim_hint, "dense": dense_hint, "dropout": dropout_hint,
-         "visualization": visualization_hint, "layernorm": per_sample_normalization_hint}
+         "visualization": visualization_hint, "layernorm": per_sample_normalization_hint,
+         "residual": residual_hint}
 
 
 def hint(part_name, settings, arrays, key, got, expected):

@@ -54,6 +54,8 @@ PARTS = {part.name: part for part in (
     Part("layernorm", "per_sample_normalization", ("standardize_rows", "standardize_rows_gradient", "layernorm_forward",
                                                    "layernorm_backward", "groupnorm_forward", "groupnorm_backward"),
          "layer and group normalization", ("LayerNorm and GroupNorm",), trained=False),
+    Part("residual", "residual", ("residual_forward", "residual_backward"), "the residual block's forward and "
+         "backward", ("Residual",), trained=False),
     Part("visualization", "visualization", ("saliency_map", "fooling_image"), "saliency maps and fooling images",
          ("Saliency: which pixels move the score", "Fooling images: a small change, another answer"), "explain.md",
          trained=False, fast="minicnn/explain.py's saliency and fooling_images, which do the same for a minicnn "

@@ -1,14 +1,15 @@
 """Values judged by what they must do rather than compared with one right answer: a fooling image is right
 when the grader's own network takes it for the target and it is no further from the image than the steps
-allow. And the saliency's central differences, for the drawn checks. Every network here is built in the
-grader's process from the case's weights, by minicnn.reference.visualization.Network: nothing the
-student's process made or said is believed but the arrays it returned.
+allow. And the central differences of the saliency and of the residual block, for the drawn checks. Every
+network and branch here is built in the grader's process from the case's weights, by
+minicnn.reference.visualization.Network and minicnn.reference.residual.Branch: nothing the student's
+process made or said is believed but the arrays it returned.
 """
 import numpy as np
 
 from minicnn.assignment import cases
 from minicnn.gradcheck import numerical_gradient
-from minicnn.reference import visualization
+from minicnn.reference import residual, visualization
 
 
 def grader_network(settings, arrays):
@@ -52,3 +53,23 @@ def numerical_saliency(settings, arrays, step=1e-6):
     x = np.array(arrays["x"], dtype=np.float64, order="C")
     gradient = numerical_gradient(lambda: network.forward(x)[np.arange(len(x)), labels].sum(), x, step)
     return np.abs(gradient).max(axis=1)
+
+
+def grader_branches(settings, arrays):
+    """The case's residual block's (body, shortcut), made here, in float64; the shortcut None for the identity."""
+    def branch(name):
+        return residual.Branch([(np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64))
+                                for w, b in cases.branch_weights(settings, arrays, name)])
+    return branch("body"), branch("shortcut") if settings["shortcut"] else None
+
+
+def numerical_residual_gradient(settings, arrays, step=1e-6):
+    """d sum(out * dout) / dx of the case's block by central differences of the grader's branches, x's shape."""
+    body, shortcut = grader_branches(settings, arrays)
+    x, dout = np.array(arrays["x"], dtype=np.float64, order="C"), np.asarray(arrays["dout"], dtype=np.float64)
+
+    def objective():
+        out = body(x)[0] + (x if shortcut is None else shortcut(x)[0])
+        return (out * dout).sum()
+
+    return numerical_gradient(objective, x, step)
