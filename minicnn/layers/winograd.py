@@ -14,7 +14,7 @@ of outputs. With three small matrices B^T (t, t), G (t, 3) and A^T (m, t):
 
 Every step is linear, so the backward is the forward's transforms transposed, in reverse order.
 F(2x2, 3x3) (m = 2) does 16 multiplications per 4 outputs where im2col does 36, F(4x4, 3x3) (m = 4) 36
-per 16 where im2col does 144; the transforms are additions and a few multiplications by small constants.
+per 16 where im2col does 144; the transforms are products with small fixed matrices.
 Reference twin: minicnn/reference/winograd.py (the same formulas, a loop over the tiles). The tricks:
 - Each transform of a whole batch as one matrix product: B^T d B for every tile is
   kron(B^T, B^T) (t*t, t*t) @ the tiles (t*t, C*tiles*N), A^T M A likewise with kron(A^T, A^T).
