@@ -139,7 +139,8 @@ class Winograd:
 
     @staticmethod
     def matrix(values, dtype):
-        return backend.xp.asarray(values, dtype=dtype)
+        """A transform matrix (host numbers) as an array of the active backend, in ``dtype``."""
+        return backend.to_device(values, dtype=dtype)
 
     def filter_transform(self, weight):
         """U[a, b] = G w G^T for every filter: (F, C, 3, 3) -> (t, t, F, C)."""
