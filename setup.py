@@ -31,7 +31,9 @@ setup(
         "dask": figures + dask,
         "assignment": assignment,
         # nbclient, nbformat and ipykernel run the assignment's notebook headless
-        "test": figures + dask + assignment + ["pytest>=7", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6"],
+        # wheel: the autograder's test builds the minicnn inside the zip offline (no build isolation)
+        "test": figures + dask + assignment + ["pytest>=7", "nbclient>=0.7", "nbformat>=5.7", "ipykernel>=6",
+                                               "wheel"],
         "benchmarks": figures + ["torch"],  # the CPU build is enough
     },
     entry_points={"console_scripts": ["minicnn = minicnn.cli:main"]},
