@@ -615,3 +615,16 @@ def test_check_layer_on_a_layer_that_overrides_build_names_the_methods_to_overri
     status, _, error = run(capsys, "check-layer", f"{tmp_path / 'myscale.py'}:MyScale")
     assert status == 2 and error.count("\n") == 1
     assert "MyScale overrides build()" in error and "override create_params(self)" in error
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["assignment", "make", "all", "--out", "hw", "--seed", "-1"], "argument --seed: expected a whole number >= 0"),
+    (["assignment", "grade", "hw", "--budget", "0"], "argument --budget: expected a number > 0, got '0'"),
+    (["assignment", "grade", "hw", "--budget", "nan"], "argument --budget: expected a number > 0, got 'nan'"),
+])
+def test_the_assignment_commands_take_their_seeds_and_budgets_through_the_shared_argument_types(capsys, arguments,
+                                                                                                message):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(arguments)
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and message in error and error.count("\n") == 1

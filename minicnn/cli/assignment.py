@@ -3,6 +3,7 @@ import os
 import sys
 
 from minicnn.assignment.parts import PARTS, AssignmentError
+from minicnn.cli.arguments import non_negative_int, positive_float
 
 EPILOG = """\
 A teacher's round:
@@ -74,7 +75,7 @@ def run(function):
 
 
 def budget_argument(parser):
-    parser.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+    parser.add_argument("--budget", type=positive_float, default=None, metavar="SECONDS",
                         help="end the whole grade within this many seconds (default: grading/points.json's "
                              "budget_seconds, 480 as made)")
 
@@ -95,7 +96,7 @@ def add_command(commands, formatter_class):
     make.add_argument("parts", nargs="+", metavar="PART", choices=list(PARTS) + ["all"],
                       help="what the student writes: " + ", ".join(PARTS) + ", or all")
     make.add_argument("--out", required=True, metavar="DIR", help="the folder to write (new or empty)")
-    make.add_argument("--seed", type=int, default=14, metavar="S",
+    make.add_argument("--seed", type=non_negative_int, default=14, metavar="S",
                       help="the seed the public cases (fixed and drawn) are drawn from (default 14)")
     make.add_argument("--overwrite", "--force", action="store_true",
                       help="write into a folder that already holds files, replacing what is there")
@@ -131,7 +132,7 @@ def add_command(commands, formatter_class):
                                                 "written only into the zip.")
     autograder.add_argument("folder", metavar="DIR", help="a folder made by `minicnn assignment make`")
     autograder.add_argument("--out", required=True, metavar="ZIP", help="the zip to write")
-    autograder.add_argument("--seed", type=int, default=None, metavar="S",
+    autograder.add_argument("--seed", type=non_negative_int, default=None, metavar="S",
                             help="the hidden cases' seed (default: drawn at random and printed once)")
     autograder.add_argument("--wheels", action="store_true",
                             help="put the wheels of minicnn and its dependencies into the zip (pip wheel, run "
