@@ -45,6 +45,17 @@ def layer_norm_input():
     return np.maximum(0, x.dot(first)).dot(second)
 
 
+def assert_gradients_within(layer, x, dout, threshold):
+    """dx, dgamma and dbeta of ``layer`` at x against numerical gradients, each under CS231n's ``threshold``."""
+    layer.forward(x, training=True)
+    dx = layer.backward(dout)
+    grads = dict(layer.grads)
+    for name, analytic, array in (("dx", dx, x), ("dgamma", grads["gamma"], layer.params["gamma"]),
+                                  ("dbeta", grads["beta"], layer.params["beta"])):
+        numeric = numerical_gradient_of(lambda _: layer.forward(x, training=True), array, dout)
+        assert rel_error(numeric, analytic) < threshold, name
+
+
 @pytest.mark.parametrize("make", [layers.LayerNorm, reference.ReferenceLayerNorm], ids=["fast", "twin"])
 def test_layer_norm_gives_each_sample_mean_beta_and_std_gamma(make):
     a = layer_norm_input()
@@ -72,13 +83,7 @@ def test_layer_norm_gradients_meet_cs231n_thresholds(make):
     x = 5 * random.randn(4, 5) + 12
     gamma, beta, dout = random.randn(5), random.randn(5), random.randn(4, 5)
     layer = built(make(), (5,), gamma, beta)
-    layer.forward(x, training=True)
-    dx = layer.backward(dout)
-    grads = dict(layer.grads)
-    for name, analytic, array in (("dx", dx, x), ("dgamma", grads["gamma"], layer.params["gamma"]),
-                                  ("dbeta", grads["beta"], layer.params["beta"])):
-        numeric = numerical_gradient_of(lambda _: layer.forward(x, training=True), array, dout)
-        assert rel_error(numeric, analytic) < 1e-8, name
+    assert_gradients_within(layer, x, dout, 1e-8)
 
 
 @pytest.mark.parametrize("make", [lambda: layers.GroupNorm(2), lambda: reference.ReferenceGroupNorm(2)],
@@ -89,13 +94,7 @@ def test_group_norm_gradients_meet_cs231n_thresholds(make):
     x = 5 * random.randn(2, 6, 4, 5) + 12
     gamma, beta, dout = random.randn(1, 6, 1, 1), random.randn(1, 6, 1, 1), random.randn(2, 6, 4, 5)
     layer = built(make(), (6, 4, 5), gamma.reshape(6), beta.reshape(6))
-    layer.forward(x, training=True)
-    dx = layer.backward(dout)
-    grads = dict(layer.grads)
-    for name, analytic, array in (("dx", dx, x), ("dgamma", grads["gamma"], layer.params["gamma"]),
-                                  ("dbeta", grads["beta"], layer.params["beta"])):
-        numeric = numerical_gradient_of(lambda _: layer.forward(x, training=True), array, dout)
-        assert rel_error(numeric, analytic) < 1e-7, name
+    assert_gradients_within(layer, x, dout, 1e-7)
 
 
 def test_group_norm_refuses_groups_that_do_not_divide_the_channels():
