@@ -97,16 +97,16 @@ def run_settings(arguments):
             "backend_name": arguments.backend}
 
 
-def finished_run(name, out_dir, checkpoint, recipe, identity, verbose=True):
+def finished_run(name, out_dir, position, recipe, verbose=True):
     """The saved result of the finished run in ``out_dir``, said in words, when --resume has nothing left
     to train (every one of ``epochs`` trained, or the run stopped early) and its report was written with
     the ``shift_averaged`` asked for now; None otherwise (a run trained but not reported, or reported with
     another shift_averaged, is evaluated and reported again).
 
+    ``position`` is the TrainingPosition the run's checkpoint saved.
     Returns a dict like run_experiment's, from the run's config.json and history.json (minutes 0.0).
     """
     epochs, shift_averaged = recipe["epochs"], recipe.get("shift_averaged")
-    position = Checkpoint(checkpoint, identity=identity).saved_position()
     stopped_early = position.stopped_early
     trained = position.epoch - 1
     config_path = os.path.join(out_dir, "config.json")
@@ -145,13 +145,14 @@ def anneals_over_its_epochs(recipe):
     return schedule.get("name") == "CosineAnnealingLR" and "T_max" not in schedule
 
 
-def resumed_epochs(checkpoint, identity, recipe):
+def resumed_epochs(checkpoint, position, recipe):
     """The epochs the checkpoint's run was started for when a resume asks for others (None when they are the
     same, or the checkpoint is older than that record). A run whose schedule anneals over its epochs is
     refused: the resumed run would be neither the one started nor the one its recorded command makes.
     Any other schedule trains the same numbers for the first epochs whatever the total, so the run is
-    extended (or ended sooner), and the command with the new --epochs remakes it."""
-    planned = Checkpoint(checkpoint, identity=identity).saved_position().epochs
+    extended (or ended sooner), and the command with the new --epochs remakes it. ``position``: the
+    TrainingPosition saved in ``checkpoint``."""
+    planned = position.epochs
     if planned is None or planned == recipe["epochs"]:
         return None
     if anneals_over_its_epochs(recipe):
@@ -209,10 +210,12 @@ def run_experiment(name, overrides=None, seed=0, out_dir=None, data_dir=None, li
     # shift_averaged (it judges the finished weights only, so a run may be tested with it after training)
     identity = {"network": name, "recipe": dict(recipe, epochs=None, shift_averaged=None), "seed": seed,
                 "limit": limit}
-    finished = finished_run(name, out_dir, checkpoint, recipe, identity, verbose) if resume else None
+    # the checkpoint's position read once, for both questions a resume asks of it
+    position = Checkpoint(checkpoint, identity=identity).saved_position() if resume else None
+    finished = finished_run(name, out_dir, position, recipe, verbose) if resume else None
     if finished:
         return finished
-    extended_from = resumed_epochs(checkpoint, identity, recipe) if resume else None
+    extended_from = resumed_epochs(checkpoint, position, recipe) if resume else None
     if backend_name:
         backend.set_backend(backend_name)
     # the directory the data really comes from, printed and recorded: a --data-dir given is used or refused,
